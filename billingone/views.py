@@ -1,0 +1,19 @@
+"""Home: what needs attention today, across the console."""
+
+from django.shortcuts import render
+
+from clients.selectors import portfolio_summary
+
+
+def home(request):
+    return render(request, "home.html", {"portfolio": portfolio_summary()})
+
+
+def healthz(request):
+    """Liveness probe for the container platform: the web process answers and reaches the database."""
+    from django.db import connection
+    from django.http import JsonResponse
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return JsonResponse({"ok": True})

@@ -1,0 +1,60 @@
+"""The console's roles as Django groups with named permissions.
+
+Code checks permissions (``user.has_perm("invoices.add_payment")``), never group
+names. Each app grants its own permissions to the groups from a data migration
+with :func:`grant`, so a new app never has to edit another app's migrations.
+"""
+
+VIEWER = "Viewer"
+FINANCE = "Finance"
+ADMIN = "Admin"
+ROLES = (VIEWER, FINANCE, ADMIN)
+
+
+def ensure_permissions(apps, app_label):
+    """Create an app's permissions now (Django only does it after all migrations)."""
+    from django.contrib.auth.management import create_permissions
+
+    app_config = apps.get_app_config(app_label)
+    saved, app_config.models_module = getattr(app_config, "models_module", None), True
+    try:
+        create_permissions(app_config, apps=apps, verbosity=0)
+    finally:
+        app_config.models_module = saved
+
+
+def grant(apps, app_label, *, viewer=(), finance=(), admin=(), all_model_perms_to_admin=True, views_to_all=True):
+    """Give the three roles an app's permissions, cumulatively (Finance ⊇ Viewer, Admin ⊇ Finance).
+
+    ``viewer`` etc. are permission codenames of ``app_label``. Every ``view_*``
+    permission of the app goes to all three roles (unless ``views_to_all`` is false); with ``all_model_perms_to_admin``
+    the add/change/delete permissions go to Admin as well.
+    """
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    ensure_permissions(apps, app_label)
+    perms = Permission.objects.filter(content_type__app_label=app_label)
+    views = set()
+    if views_to_all:
+        views = set(perms.filter(codename__startswith="view_").values_list("codename", flat=True))
+    levels = {VIEWER: views | set(viewer)}
+    levels[FINANCE] = levels[VIEWER] | set(finance)
+    levels[ADMIN] = levels[FINANCE] | set(admin)
+    if all_model_perms_to_admin:
+        levels[ADMIN] |= set(perms.values_list("codename", flat=True))
+    for role, codenames in levels.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        wanted = list(perms.filter(codename__in=codenames))
+        missing = set(codenames) - {p.codename for p in wanted}
+        if missing:
+            raise LookupError(f"{app_label}: no such permission(s) {sorted(missing)}")
+        group.permissions.add(*wanted)
+
+
+def revoke(apps, app_label):
+    """Reverse of :func:`grant`: take an app's permissions away from the roles."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    perms = Permission.objects.filter(content_type__app_label=app_label)
+    for group in Group.objects.filter(name__in=ROLES):
+        group.permissions.remove(*perms)

@@ -1,0 +1,72 @@
+"""Reads for the clients pages: set-based, one query per list."""
+
+from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+
+from .dates import org_today
+from .models import LINE_TOTAL, Client, Contract, ContractLine
+from .money import ZERO
+
+MONEY_OUT = DecimalField(max_digits=18, decimal_places=2)
+
+
+def mrr_subquery(on=None):
+    """Monthly recurring revenue of the outer client: its in-force contract lines summed."""
+    lines = (
+        ContractLine.objects.in_force(on)
+        .filter(contract__client=OuterRef("pk"))
+        .order_by()
+        .values("contract__client")
+        .annotate(total=Sum(LINE_TOTAL))
+        .values("total")
+    )
+    return Coalesce(Subquery(lines, output_field=MONEY_OUT), Value(ZERO), output_field=MONEY_OUT)
+
+
+def contracts_in_force_subquery(on=None):
+    from django.db.models import Count
+
+    counts = (
+        Contract.objects.in_force(on)
+        .filter(client=OuterRef("pk"))
+        .order_by()
+        .values("client")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counts), Value(0))
+
+
+def client_list():
+    """Clients with their MRR and number of contracts in force (one query)."""
+    today = org_today()
+    return Client.objects.annotate(mrr=mrr_subquery(today), contracts_in_force=contracts_in_force_subquery(today))
+
+
+def client_detail_contracts(client):
+    """The client's contracts, newest first, with their lines (two queries)."""
+    lines = ContractLine.objects.select_related("product").order_by("product__name", "id")
+    return (
+        Contract.objects.filter(client=client)
+        .order_by("-active", "-start_date", "number")
+        .prefetch_related(Prefetch("lines", queryset=lines))
+    )
+
+
+def client_mrr(client, on=None):
+    return ContractLine.objects.in_force(on).filter(contract__client=client).monthly_total()
+
+
+def portfolio_summary():
+    """Figures for Home: clients by service status, total MRR, contracts in force."""
+    from django.db.models import Count, Q
+
+    today = org_today()
+    counts = Client.objects.aggregate(
+        total=Count("pk"),
+        active=Count("pk", filter=Q(service_status="active")),
+        restricted=Count("pk", filter=Q(service_status__in=["limited", "suspended"])),
+    )
+    counts["mrr"] = ContractLine.objects.in_force(today).monthly_total()
+    counts["contracts_in_force"] = Contract.objects.in_force(today).count()
+    return counts

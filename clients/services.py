@@ -1,0 +1,51 @@
+"""Writes to clients and contracts. Every change is recorded with who and when."""
+
+import datetime as dt
+
+from django.db import transaction
+
+from .models import Client, Contract, ContractChange, ServiceStatus, ServiceStatusChange
+
+
+def record_contract_change(*, contract, action, detail, actor=None, line=None, source="console") -> ContractChange:
+    """Append one entry to a contract's audit trail (call inside the changing transaction)."""
+    return ContractChange.objects.create(
+        contract=contract, line=line, action=action, detail=detail[:500], actor=actor, source=source
+    )
+
+
+@transaction.atomic
+def set_service_status(*, client: Client, to_status: str, reason: str, actor=None) -> Client:
+    """Move a client to another service status under a row lock; a no-op when already there."""
+    if to_status not in ServiceStatus.values:
+        raise ValueError(f"unknown service status {to_status!r}")
+    locked = Client.objects.select_for_update().get(pk=client.pk)
+    if locked.service_status != to_status:
+        ServiceStatusChange.objects.create(
+            client=locked, from_status=locked.service_status, to_status=to_status, reason=reason[:500], actor=actor
+        )
+        locked.service_status = to_status
+        locked.save(update_fields=["service_status", "updated_at"])
+    client.service_status = locked.service_status
+    return locked
+
+
+@transaction.atomic
+def end_contracts(*, client: Client, on: dt.date, reason: str, actor=None, source="console") -> int:
+    """End every contract of the client that is still running on ``on``; returns how many."""
+    contracts = list(Contract.objects.select_for_update().filter(client=client, active=True).order_by("pk"))
+    ended = 0
+    for contract in contracts:
+        if contract.end_date is not None and contract.end_date <= on:
+            continue
+        contract.end_date = max(on, contract.start_date)
+        contract.save(update_fields=["end_date"])
+        record_contract_change(
+            contract=contract,
+            action=ContractChange.Action.ENDED,
+            detail=f"Ended on {contract.end_date:%Y-%m-%d}: {reason}",
+            actor=actor,
+            source=source,
+        )
+        ended += 1
+    return ended

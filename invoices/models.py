@@ -1,0 +1,1 @@
+"""Invoices, payments, statuses and collections (SPEC section 3)."""
