@@ -3,6 +3,7 @@
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
 
 from . import selectors
 from .filters import ClientFilter
@@ -23,7 +24,7 @@ def client_list(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "clients/client_list.html#client-table" if request.htmx else "clients/client_list.html"
     response = render(request, template, {"filter": filterset, "page": page})
-    response["Vary"] = "HX-Request"
+    patch_vary_headers(response, ["HX-Request"])
     return response
 
 
