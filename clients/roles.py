@@ -58,3 +58,39 @@ def revoke(apps, app_label):
     perms = Permission.objects.filter(content_type__app_label=app_label)
     for group in Group.objects.filter(name__in=ROLES):
         group.permissions.remove(*perms)
+
+
+# What each app grants the roles, declared once (in the app's AppConfig.ready() for
+# project apps). The data migrations and the post_migrate hook below both use it.
+GRANTS = {
+    "clients": {},
+    "auth": {"views_to_all": False},
+    "django_celery_beat": {"views_to_all": False},
+}
+
+
+def declare(app_label, **spec):
+    """Declare an app's role grants (see :func:`grant` for the keys)."""
+    GRANTS[app_label] = spec
+
+
+def grant_declared(apps, app_label):
+    """Grant an app's declared permissions (for data migrations)."""
+    Group = apps.get_model("auth", "Group")
+    for role in ROLES:
+        Group.objects.get_or_create(name=role)
+    grant(apps, app_label, **GRANTS[app_label])
+
+
+def restore_roles(sender, apps=None, **kwargs):
+    """post_migrate: keep the roles whole after ``migrate`` and after a ``flush``
+    (which empties the groups the data migrations made)."""
+    from django.apps import apps as global_apps
+
+    apps = apps or global_apps
+    if sender.label in GRANTS:
+        try:
+            apps.get_model("auth", "Group")
+        except LookupError:
+            return
+        grant_declared(apps, sender.label)

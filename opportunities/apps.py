@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class OpportunitiesConfig(AppConfig):
     name = "opportunities"
     verbose_name = "Missed billing"
+
+    def ready(self):
+        from clients.roles import declare
+
+        # Everyone reads the queue; Finance acts on it; Admin also runs detection
+        # on demand and (through the model permissions) manages rules and imports.
+        declare(
+            "opportunities",
+            finance=["apply_opportunity", "snooze_opportunity", "ignore_opportunity", "review_opportunity"],
+            admin=["run_detection"],
+        )

@@ -6,16 +6,12 @@ them, and manages users and the Celery schedules in Django admin.
 
 from django.db import migrations
 
-from clients.roles import ROLES, grant, revoke
+from clients.roles import grant_declared, revoke
 
 
 def forwards(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    for role in ROLES:
-        Group.objects.get_or_create(name=role)
-    grant(apps, "clients")
-    grant(apps, "auth", views_to_all=False)
-    grant(apps, "django_celery_beat", views_to_all=False)
+    for app_label in ("clients", "auth", "django_celery_beat"):
+        grant_declared(apps, app_label)
 
 
 def backwards(apps, schema_editor):

@@ -20,7 +20,13 @@ def test_changing_a_line_in_admin_is_recorded_with_who(admin_client_, admin_user
     url = reverse("admin:clients_contractline_change", args=[line.pk])
     response = admin_client_.post(
         url,
-        {"contract": line.contract_id, "product": line.product_id, "quantity": 8, "unit_price": "10.00", "external_id": ""},
+        {
+            "contract": line.contract_id,
+            "product": line.product_id,
+            "quantity": 8,
+            "unit_price": "10.00",
+            "external_id": "",
+        },
     )
     assert response.status_code == 302
     change = ContractChange.objects.get(line=line)
@@ -30,7 +36,13 @@ def test_changing_a_line_in_admin_is_recorded_with_who(admin_client_, admin_user
 def test_changing_service_status_in_admin_goes_through_the_service(admin_client_, admin_user):
     client = ClientFactory()
     url = reverse("admin:clients_client_change", args=[client.pk])
-    data = {"name": client.name, "psa_id": client.psa_id, "rmm_id": client.rmm_id, "distributor_id": client.distributor_id, "service_status": "limited"}
+    data = {
+        "name": client.name,
+        "psa_id": client.psa_id,
+        "rmm_id": client.rmm_id,
+        "distributor_id": client.distributor_id,
+        "service_status": "limited",
+    }
     assert admin_client_.post(url, data).status_code == 302
     change = client.status_changes.get()
     assert change.to_status == "limited" and change.actor == admin_user

@@ -80,8 +80,15 @@ def test_the_list_runs_a_fixed_number_of_queries(viewer_client, django_assert_nu
 def test_the_client_page_shows_contracts_lines_and_mrr(viewer_client):
     client = ClientFactory(name="Dunmore Architects")
     contract = ContractFactory(client=client, number="AGR-9", name="Managed services agreement")
-    ContractLineFactory(contract=contract, product=ProductFactory(name="Managed workstation"), quantity=12, unit_price=Decimal("45.00"))
-    ContractLineFactory(contract=contract, product=ProductFactory(name="Microsoft 365 Business Premium"), quantity=12, unit_price=Decimal("22.00"))
+    ContractLineFactory(
+        contract=contract, product=ProductFactory(name="Managed workstation"), quantity=12, unit_price=Decimal("45.00")
+    )
+    ContractLineFactory(
+        contract=contract,
+        product=ProductFactory(name="Microsoft 365 Business Premium"),
+        quantity=12,
+        unit_price=Decimal("22.00"),
+    )
     old = ContractFactory(client=client, number="AGR-OLD", start_date=dt.date(2020, 1, 1), end_date=dt.date(2021, 1, 1))
     ContractLineFactory(contract=old, quantity=50, unit_price=Decimal("10.00"))
     body = viewer_client.get(reverse("clients:detail", args=[client.pk])).content.decode()

@@ -6,14 +6,11 @@ also manages mapping rules, imports, thresholds and on-demand detection runs.
 
 from django.db import migrations
 
-from clients.roles import grant, revoke
-
-FINANCE = ["apply_opportunity", "snooze_opportunity", "ignore_opportunity", "review_opportunity"]
-ADMIN = ["run_detection"]
+from clients.roles import grant_declared, revoke
 
 
 def forwards(apps, schema_editor):
-    grant(apps, "opportunities", finance=FINANCE, admin=ADMIN)
+    grant_declared(apps, "opportunities")  # declared in OpportunitiesConfig.ready()
 
 
 def backwards(apps, schema_editor):

@@ -1,0 +1,121 @@
+"""Walks every URL pattern of the console for anonymous, Viewer, Finance and Admin.
+
+ACCESS holds what each role gets on GET for every named URL outside Django admin;
+a URL added without an entry here fails ``test_every_url_has_an_access_rule``.
+POST-only views must refuse GET (405), and every POST needs a CSRF token.
+"""
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from clients.tests.factories import ClientFactory
+
+ROLES = ("viewer", "finance", "admin")
+
+
+@dataclass
+class Access:
+    get: dict  # role -> expected GET status; "anonymous" defaults to a redirect to the login page
+    post_only: bool = False
+    kwargs: callable = field(default=lambda objs: {})
+
+
+READ = {"viewer": 200, "finance": 200, "admin": 200}
+ACCESS = {
+    "home": Access(READ),
+    "login": Access({"anonymous": 200, "viewer": 302, "finance": 302, "admin": 302}),
+    "logout": Access({"viewer": 405, "finance": 405, "admin": 405}, post_only=True),
+    "healthz": Access({"anonymous": 200, **READ}),
+    "clients:list": Access(READ),
+    "clients:detail": Access(READ, kwargs=lambda objs: {"pk": objs["client"].pk}),
+    "opportunities:queue": Access(READ),
+    "invoices:list": Access(READ),
+}
+
+
+def _named_patterns(resolver=None, namespace=""):
+    resolver = resolver or get_resolver()
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue
+            ns = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from _named_patterns(entry, ns)
+        elif isinstance(entry, URLPattern) and entry.name:
+            yield f"{namespace}{entry.name}"
+
+
+@pytest.fixture
+def objs(db):
+    return {"client": ClientFactory()}
+
+
+@pytest.fixture
+def users(viewer, finance, admin_user):
+    return {"viewer": viewer, "finance": finance, "admin": admin_user}
+
+
+def test_every_url_has_an_access_rule():
+    missing = sorted(set(_named_patterns()) - set(ACCESS))
+    assert not missing, f"add these URL names to ACCESS with what each role gets: {missing}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(ACCESS))
+def test_anonymous_visitors_are_sent_to_login(client, objs, name):
+    rule = ACCESS[name]
+    url = reverse(name, kwargs=rule.kwargs(objs))
+    response = client.get(url)
+    if "anonymous" in rule.get:
+        assert response.status_code == rule.get["anonymous"]
+    else:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("login") + "?next=")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(ACCESS))
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_access_table_says(client, objs, users, name, role):
+    rule = ACCESS[name]
+    client.force_login(users[role])
+    response = client.get(reverse(name, kwargs=rule.kwargs(objs)))
+    assert response.status_code == rule.get[role], f"{role} GET {name}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("name", sorted(ACCESS))
+def test_every_post_needs_a_csrf_token(objs, users, name):
+    rule = ACCESS[name]
+    http = HttpClient(enforce_csrf_checks=True)
+    http.force_login(users["admin"])
+    response = http.post(reverse(name, kwargs=rule.kwargs(objs)), {})
+    assert response.status_code == 403, f"POST {name} without a CSRF token was not refused"
+
+
+@pytest.mark.parametrize("name", sorted(n for n, r in ACCESS.items() if r.post_only))
+def test_state_changing_views_refuse_get(client, objs, users, name):
+    client.force_login(users["admin"])
+    assert client.get(reverse(name, kwargs=ACCESS[name].kwargs(objs))).status_code == 405
+
+
+@pytest.mark.django_db
+def test_only_admins_reach_django_admin(client, users):
+    for role in ("viewer", "finance"):
+        client.force_login(users[role])
+        assert client.get("/admin/").status_code == 302
+    client.force_login(users["admin"])
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_roles_are_groups_with_cumulative_permissions(roles):
+    viewer = set(roles["Viewer"].permissions.values_list("codename", flat=True))
+    finance = set(roles["Finance"].permissions.values_list("codename", flat=True))
+    admin = set(roles["Admin"].permissions.values_list("codename", flat=True))
+    assert "view_client" in viewer and not any(p.startswith(("add_", "change_", "delete_")) for p in viewer)
+    assert viewer < finance < admin
+    assert "change_contract" in admin and "change_contract" not in finance
