@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "billingone.context_processors.organisation",
+                "opportunities.context_processors.notifications",
             ],
         },
     },
