@@ -1,0 +1,43 @@
+"""Two people apply the same item at the same moment: exactly one wins (PostgreSQL row locks)."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from clients.models import ContractChange
+from opportunities.models import OpportunityState
+from opportunities.services.actions import ActionRefused, apply_opportunity
+
+from .factories_queue import raise_quantity_opportunity
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_threads_applying_at_once_exactly_one_wins(finance, admin_user):
+    opp = raise_quantity_opportunity(to_quantity=15)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def worker(user):
+        try:
+            barrier.wait(timeout=10)
+            apply_opportunity(opportunity=opp, actor=user)
+            outcomes.append("applied")
+        except ActionRefused as exc:
+            outcomes.append(f"refused: {exc}")
+        finally:
+            connection.close()  # each thread has its own connection
+
+    threads = [threading.Thread(target=worker, args=(u,)) for u in (finance, admin_user)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+
+    assert sorted(o.split(":")[0] for o in outcomes) == ["applied", "refused"]
+    assert any("already applied" in o for o in outcomes)
+    opp.refresh_from_db()
+    opp.plan_line.refresh_from_db()
+    assert opp.state == OpportunityState.APPLIED and opp.plan_line.quantity == 15
+    assert ContractChange.objects.filter(line=opp.plan_line).count() == 1
