@@ -81,7 +81,12 @@ def preview_bulk_apply(*, opportunity_ids) -> BulkPreview:
         .select_related("product", "plan_product", "plan_contract", "plan_line")
         .order_by("-severity_rank", "-monthly_impact", "client_name", "id")
     )
-    anchor = selection_anchor(opps)
+    # The largest group of ready items decides (ties: the first in queue order).
+    sizes: dict[tuple, int] = {}
+    for opp in opps:
+        if is_ready(opp):
+            sizes[group_key(opp)] = sizes.get(group_key(opp), 0) + 1
+    anchor = max((o for o in opps if is_ready(o)), key=lambda o: sizes[group_key(o)], default=None)
     compatible, refused = [], []
     for opp in opps:
         reason = incompatibility(opp, anchor)
