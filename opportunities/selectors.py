@@ -4,9 +4,11 @@ queue order, the detail page's related records, the Home card and the client pan
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Concat
 from django.utils.functional import cached_property
 
 from clients.models import ContractLine
@@ -70,14 +72,47 @@ class TabCount:
     impact: Decimal
 
 
-def tab_counts(queryset) -> dict[str, TabCount]:
-    """Count and monthly impact of every tab for the filtered queryset, in ONE grouped query."""
-    rows = (
+COUNTS_CACHE_KEY = "opportunities:queue-counts"
+
+
+def _grouped(queryset) -> list[dict]:
+    """ONE grouped query: count and impact per (state, ready_to_apply, severity)."""
+    return list(
         queryset.filter(state__in=QUEUE_STATES)
         .order_by()
-        .values("state", "ready_to_apply")
+        .values("state", "ready_to_apply", "severity")
         .annotate(n=Count("id"), impact=Coalesce(Sum("monthly_impact"), ZERO))
     )
+
+
+def _all_grouped() -> list[dict]:
+    """The unfiltered grouped counts, cached between writes (settings.QUEUE_COUNTS_CACHE_SECONDS).
+
+    Every writer of opportunities invalidates it after commit: the action and bulk
+    services, snooze expiry, and the detection_finished signal; the timeout bounds
+    staleness from anything else.
+    """
+    seconds = getattr(settings, "QUEUE_COUNTS_CACHE_SECONDS", 30)
+    if not seconds:
+        return _grouped(Opportunity.objects.all())
+    rows = cache.get(COUNTS_CACHE_KEY)
+    if rows is None:
+        rows = _grouped(Opportunity.objects.all())
+        cache.set(COUNTS_CACHE_KEY, rows, seconds)
+    return rows
+
+
+def invalidate_counts():
+    cache.delete(COUNTS_CACHE_KEY)
+
+
+def tab_counts(queryset, *, severity: str | None = None, filtered: bool = True) -> dict[str, TabCount]:
+    """Count and monthly impact of every tab, in ONE grouped query (or none, from the cache,
+    when the only filter is the severity)."""
+    if filtered:
+        rows = _grouped(queryset)
+    else:
+        rows = [r for r in _all_grouped() if not severity or r["severity"] == severity]
     totals = {key: [0, ZERO] for key, _ in TABS}
     for row in rows:
         keys = {"open": ["all"], "snoozed": ["snoozed"], "ignored": ["ignored"], "reviewed": ["reviewed"]}[row["state"]]
@@ -101,9 +136,19 @@ class KnownCountPaginator(Paginator):
         return self._known_count
 
 
-def queue_page(queryset, *, tab: str, count: int, page_number, per_page: int = PAGE_SIZE) -> Page:
+def queue_page(
+    queryset, *, tab: str, count: int, page_number, per_page: int = PAGE_SIZE, searching: bool = False
+) -> Page:
     """One page of the tab in queue order (one query; the count comes from ``tab_counts``)."""
-    rows = queryset.filter(TAB_FILTERS[tab]).select_related("product").only(*ROW_FIELDS).order_by(*QUEUE_ORDER)
+    rows = queryset.filter(TAB_FILTERS[tab]).select_related("product").only(*ROW_FIELDS)
+    if searching:
+        # With a search the matches come through the trigram indexes: sort them (top-N)
+        # instead of walking the whole queue-order index and filtering every row.
+        rows = rows.order_by(
+            (F("severity_rank") + 0).desc(), (F("monthly_impact") + 0).desc(), Concat("client_name", Value("")), "id"
+        )
+    else:
+        rows = rows.order_by(*QUEUE_ORDER)
     return KnownCountPaginator(rows, per_page, count=count).get_page(page_number)
 
 
@@ -169,12 +214,9 @@ def history(opp: Opportunity) -> list:
 
 
 def needs_attention() -> dict:
-    """Home card: open count, their total impact and how many are ready to apply (one query)."""
-    return Opportunity.objects.filter(state=OpportunityState.OPEN).aggregate(
-        open=Count("id"),
-        impact=Coalesce(Sum("monthly_impact"), ZERO),
-        ready=Count("id", filter=Q(ready_to_apply=True)),
-    )
+    """Home card: open count, their total impact and how many are ready to apply (the cached grouped counts)."""
+    counts = tab_counts(None, filtered=False)
+    return {"open": counts["all"].count, "impact": counts["all"].impact, "ready": counts["ready"].count}
 
 
 def client_summary(client_id: int) -> dict:

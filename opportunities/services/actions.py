@@ -16,6 +16,7 @@ from clients.money import quantize
 from clients.services import record_contract_change
 
 from ..models import Opportunity, OpportunityEvent, OpportunityState, PlanAction
+from ..selectors import invalidate_counts
 
 Event = OpportunityEvent.Action
 State = OpportunityState
@@ -61,6 +62,7 @@ def snooze_opportunity(*, opportunity: Opportunity, until: dt.date, actor=None) 
     from_state = opp.state
     opp.state, opp.snoozed_until = State.SNOOZED, until
     opp.save(update_fields=["state", "snoozed_until", "updated_at"])
+    transaction.on_commit(invalidate_counts)
     _event(opp, Event.SNOOZED, from_state=from_state, actor=actor, note=f"Until {until:%d %b %Y}")
     return opp
 
@@ -74,6 +76,7 @@ def ignore_opportunity(*, opportunity: Opportunity, reason: str = "", actor=None
     from_state = opp.state
     opp.state, opp.ignore_reason, opp.snoozed_until = State.IGNORED, reason, None
     opp.save(update_fields=["state", "ignore_reason", "snoozed_until", "updated_at"])
+    transaction.on_commit(invalidate_counts)
     _event(opp, Event.IGNORED, from_state=from_state, actor=actor, note=reason)
     return opp
 
@@ -87,6 +90,7 @@ def mark_reviewed(*, opportunity: Opportunity, actor=None) -> Opportunity:
     opp.state, opp.snoozed_until = State.REVIEWED, None
     opp.reviewed_signature = opp.figures_signature()
     opp.save(update_fields=["state", "snoozed_until", "reviewed_signature", "updated_at"])
+    transaction.on_commit(invalidate_counts)
     _event(opp, Event.REVIEWED, from_state=from_state, actor=actor)
     return opp
 
@@ -109,7 +113,14 @@ def apply_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
 
 @transaction.atomic
 def _apply(pk: int, actor) -> Opportunity:
-    opp = _lock(pk)
+    return apply_locked(_lock(pk), actor)
+
+
+def apply_locked(opp: Opportunity, actor) -> Opportunity:
+    """The apply itself, for an opportunity the caller has locked inside its transaction.
+
+    Every refusal is raised before anything is written.
+    """
     if opp.state == State.APPLIED:
         who = f" by {opp.applied_by}" if opp.applied_by_id else ""
         raise ActionRefused(f"This item was already applied{who}.")
@@ -126,6 +137,7 @@ def _apply(pk: int, actor) -> Opportunity:
     from_state = opp.state
     opp.state, opp.applied_at, opp.applied_by, opp.snoozed_until = State.APPLIED, timezone.now(), actor, None
     opp.save(update_fields=["state", "applied_at", "applied_by", "snoozed_until", "updated_at"])
+    transaction.on_commit(invalidate_counts)
     _event(opp, Event.APPLIED, from_state=from_state, actor=actor, note=detail)
     return opp
 
@@ -142,15 +154,19 @@ def _locked_contract(opp) -> Contract:
 
 
 def _locked_line(opp) -> ContractLine:
-    contract = _locked_contract(opp)
+    # One query locks the line and its contract (PostgreSQL: FOR UPDATE OF both).
     line = (
-        ContractLine.objects.select_for_update().select_related("product").filter(pk=opp.plan_line_id).first()
+        ContractLine.objects.select_for_update(of=("self", "contract"))
+        .select_related("contract", "product")
+        .filter(pk=opp.plan_line_id)
+        .first()
         if opp.plan_line_id
         else None
     )
-    if line is None or line.contract_id != contract.pk:
+    if line is None or line.contract_id != opp.plan_contract_id:
         raise ActionRefused("The contract line in the plan no longer exists; run detection again.")
-    line.contract = contract
+    if not line.contract.is_in_force():
+        raise ActionRefused(f"Contract {line.contract.number} is no longer in force.")
     if opp.plan_from_quantity is not None and line.quantity != opp.plan_from_quantity:
         raise ActionRefused(
             f"The line's quantity changed since detection: it is now {line.quantity}, the plan expected "
@@ -229,6 +245,7 @@ def expire_snoozes(*, today: dt.date | None = None) -> int:
             return 0
         ids = [pk for pk, _ in due]
         Opportunity.objects.filter(pk__in=ids).update(state=State.OPEN, snoozed_until=None, updated_at=timezone.now())
+        transaction.on_commit(invalidate_counts)
         OpportunityEvent.objects.bulk_create(
             OpportunityEvent(
                 opportunity_id=pk,

@@ -18,7 +18,8 @@ from django.utils import timezone
 from clients.money import ZERO
 
 from ..models import BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
-from .actions import ActionRefused, _apply
+from ..selectors import invalidate_counts
+from .actions import ActionRefused, apply_locked
 
 logger = logging.getLogger(__name__)
 
@@ -168,32 +169,45 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
 
 def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
     """Apply one item of a bulk apply in its own transaction and record the outcome."""
-    refusal = None
-    with transaction.atomic():
-        item = BulkApplyItem.objects.select_for_update().get(pk=item_id)
-        if item.state != BulkApplyItem.State.PENDING:
-            return item  # already done by an earlier (or concurrent) run
-        try:
-            with transaction.atomic():
-                _apply(item.opportunity_id, actor)
-            item.state, item.message = BulkApplyItem.State.APPLIED, ""
-        except ActionRefused as exc:
-            refusal = str(exc)
-            item.state, item.message = BulkApplyItem.State.FAILED, refusal[:300]
-        except Exception:  # one broken item must not stop the others
-            logger.exception("bulk apply %s: item %s failed", item.bulk_id, item_id)
-            refusal = "An unexpected error stopped this item; nothing was changed for it."
-            item.state, item.message = BulkApplyItem.State.FAILED, refusal
-        item.finished_at = timezone.now()
-        item.save(update_fields=["state", "message", "finished_at"])
-        if refusal:
-            OpportunityEvent.objects.create(
-                opportunity_id=item.opportunity_id,
-                action=OpportunityEvent.Action.APPLY_FAILED,
-                note=f"Bulk apply #{item.bulk_id}: {refusal}"[:500],
-                actor=actor,
+    try:
+        with transaction.atomic():
+            # One query locks the item and its opportunity (PostgreSQL: FOR UPDATE OF both).
+            item = (
+                BulkApplyItem.objects.select_for_update(of=("self", "opportunity"))
+                .select_related("opportunity")
+                .get(pk=item_id)
             )
+            if item.state != BulkApplyItem.State.PENDING:
+                return item  # already done by an earlier (or concurrent) run
+            try:
+                apply_locked(item.opportunity, actor)
+                item.state, item.message = BulkApplyItem.State.APPLIED, ""
+            except ActionRefused as exc:  # raised before anything was written
+                item.state, item.message = BulkApplyItem.State.FAILED, str(exc)[:300]
+                _refusal_event(item, actor)
+            item.finished_at = timezone.now()
+            item.save(update_fields=["state", "message", "finished_at"])
+    except Exception:  # one broken item must not stop the others; its writes were rolled back
+        logger.exception("bulk apply: item %s failed", item_id)
+        with transaction.atomic():
+            item = BulkApplyItem.objects.select_for_update().get(pk=item_id)
+            if item.state == BulkApplyItem.State.PENDING:
+                item.state = BulkApplyItem.State.FAILED
+                item.message = "An unexpected error stopped this item; nothing was changed for it."
+                item.finished_at = timezone.now()
+                item.save(update_fields=["state", "message", "finished_at"])
+                _refusal_event(item, actor)
+    transaction.on_commit(invalidate_counts)
     return item
+
+
+def _refusal_event(item, actor):
+    OpportunityEvent.objects.create(
+        opportunity_id=item.opportunity_id,
+        action=OpportunityEvent.Action.APPLY_FAILED,
+        note=f"Bulk apply #{item.bulk_id}: {item.message}"[:500],
+        actor=actor,
+    )
 
 
 def bulk_progress(bulk: BulkApply) -> dict:

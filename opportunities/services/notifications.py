@@ -67,6 +67,9 @@ def notify_new_high_severity(*, opportunity_ids) -> int:
 
 @receiver(detection_finished, dispatch_uid="opportunities.notify_new_high_severity")
 def on_detection_finished(sender, run=None, created_ids=(), **kwargs):
+    from ..selectors import invalidate_counts
+
+    transaction.on_commit(invalidate_counts)
     notify_new_high_severity(opportunity_ids=created_ids)
 
 

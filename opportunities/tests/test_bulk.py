@@ -103,14 +103,14 @@ def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
 def test_an_unexpected_error_on_one_item_does_not_stop_the_others(finance, product):
     items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(2)]
     bulk_apply, _ = _start([o.pk for o in items], actor=finance)
-    real = bulk._apply
+    real = bulk.apply_locked
 
-    def flaky(pk, actor):
-        if pk == items[0].pk:
+    def flaky(opp, actor):
+        if opp.pk == items[0].pk:
             raise RuntimeError("boom")
-        return real(pk, actor)
+        return real(opp, actor)
 
-    with mock.patch.object(bulk, "_apply", side_effect=flaky):
+    with mock.patch.object(bulk, "apply_locked", side_effect=flaky):
         bulk.run_bulk(bulk_id=bulk_apply.pk)
     states = dict(BulkApplyItem.objects.values_list("opportunity_id", "state"))
     assert states == {items[0].pk: "failed", items[1].pk: "applied"}

@@ -36,7 +36,7 @@ def test_new_high_severity_items_notify_users_with_the_apply_permission(people, 
     assert {n.user.username for n in notes} == {"fran", "ada", "dee"}
     assert {n.opportunity_id for n in notes} == {high.pk}
     assert all(n.url == f"/missed-billing/{high.pk}/" for n in notes)
-    assert len(callbacks) == 1  # e-mails go out after commit
+    assert len(callbacks) == 2  # after commit: refresh the queue counts, send the e-mails
     assert not Notification.objects.filter(user=people["viewer"]).exists()
 
 

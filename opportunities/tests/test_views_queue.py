@@ -233,3 +233,21 @@ def test_client_page_has_a_missed_billing_panel(viewer_client, queue_items):
     acme = queue_items["high"].client
     html = texts(viewer_client.get(acme.get_absolute_url()))
     assert "Missed billing" in html and f"/missed-billing/?client={acme.pk}" in html
+
+
+def test_cached_counts_follow_every_action(viewer_client, finance, settings, django_capture_on_commit_callbacks):
+    from django.core.cache import cache
+
+    from opportunities.services.actions import ignore_opportunity
+
+    settings.QUEUE_COUNTS_CACHE_SECONDS = 60
+    cache.clear()
+    opp = OpportunityFactory()
+    OpportunityFactory()
+    assert 'Ignored <span class="count">0</span>' in texts(viewer_client.get(QUEUE))
+    with django_capture_on_commit_callbacks(execute=True):
+        ignore_opportunity(opportunity=opp, actor=finance)
+    html = texts(viewer_client.get(QUEUE))
+    assert 'Ignored <span class="count">1</span>' in html
+    assert 'All <span class="count">1</span>' in html
+    cache.clear()

@@ -27,9 +27,15 @@ def queue(request):
         response["Vary"] = "HX-Request"
         return response
     tab = filterset.current_tab
+    data = filterset.form.cleaned_data if request.GET else {}
+    searching = bool((data.get("q") or "").strip())
+    narrowed = searching or data.get("client") or data.get("clientId")
     base = filterset.qs if request.GET else Opportunity.objects.all()
-    counts = selectors.tab_counts(base)  # query: every tab's count and impact, grouped
-    page = selectors.queue_page(base, tab=tab, count=counts[tab].count, page_number=request.GET.get("page"))
+    # query: every tab's count and impact, grouped (from the cache when not narrowed by search/client)
+    counts = selectors.tab_counts(base, severity=data.get("severity"), filtered=bool(narrowed))
+    page = selectors.queue_page(
+        base, tab=tab, count=counts[tab].count, page_number=request.GET.get("page"), searching=searching
+    )
     rows = list(page)  # query: the page's rows
 
     select_mode = tab == "ready" and request.GET.get("select") == "1"
