@@ -157,8 +157,11 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
         .order_by("id")
         .values_list("id", flat=True)
     )
-    for item_id in pending:
+    for done, item_id in enumerate(pending, start=1):
         apply_bulk_item(item_id=item_id, actor=actor)
+        if done % 50 == 0:
+            invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
+    invalidate_counts()
     with transaction.atomic():
         bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
         if not bulk.items.filter(state=BulkApplyItem.State.PENDING).exists():
@@ -197,7 +200,6 @@ def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
                 item.finished_at = timezone.now()
                 item.save(update_fields=["state", "message", "finished_at"])
                 _refusal_event(item, actor)
-    transaction.on_commit(invalidate_counts)
     return item
 
 
