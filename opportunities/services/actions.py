@@ -215,8 +215,6 @@ def _migrate_product(opp):
     updates = {"product": new}
     if opp.plan_unit_price is not None:
         updates["unit_price"] = quantize(opp.plan_unit_price)
-    if opp.plan_to_quantity is not None:
-        updates["quantity"] = opp.plan_to_quantity
     ContractLine.objects.filter(pk=line.pk).update(**updates)
     for key, value in updates.items():
         setattr(line, key, value)
