@@ -49,7 +49,6 @@ ROW_FIELDS = (
     "client_name",
     "kind",
     "product_id",
-    "product__name",
     "state",
     "severity",
     "severity_rank",
@@ -137,10 +136,21 @@ class KnownCountPaginator(Paginator):
 
 
 def queue_page(
-    queryset, *, tab: str, count: int, page_number, per_page: int = PAGE_SIZE, searching: bool = False
+    queryset,
+    *,
+    tab: str,
+    count: int,
+    page_number,
+    per_page: int = PAGE_SIZE,
+    searching: bool = False,
+    with_product: bool = False,
 ) -> Page:
     """One page of the tab in queue order (one query; the count comes from ``tab_counts``)."""
-    rows = queryset.filter(TAB_FILTERS[tab]).select_related("product").only(*ROW_FIELDS)
+    rows = queryset.filter(TAB_FILTERS[tab])
+    if with_product:  # select mode names the product in "different product" reasons
+        rows = rows.select_related("product").only(*ROW_FIELDS, "product__name")
+    else:
+        rows = rows.only(*ROW_FIELDS)
     if searching:
         # With a search the matches come through the trigram indexes: sort them (top-N)
         # instead of walking the whole queue-order index and filtering every row.

@@ -33,12 +33,17 @@ def queue(request):
     base = filterset.qs if request.GET else Opportunity.objects.all()
     # query: every tab's count and impact, grouped (from the cache when not narrowed by search/client)
     counts = selectors.tab_counts(base, severity=data.get("severity"), filtered=bool(narrowed))
+    select_mode = tab == "ready" and request.GET.get("select") == "1"
     page = selectors.queue_page(
-        base, tab=tab, count=counts[tab].count, page_number=request.GET.get("page"), searching=searching
+        base,
+        tab=tab,
+        count=counts[tab].count,
+        page_number=request.GET.get("page"),
+        searching=searching,
+        with_product=select_mode,
     )
     rows = list(page)  # query: the page's rows
 
-    select_mode = tab == "ready" and request.GET.get("select") == "1"
     selected = set()
     if select_mode:
         selected = set(_selected_ids(request))
