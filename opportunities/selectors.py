@@ -1,6 +1,8 @@
 """Reads for the missed-billing pages: tab counts in one grouped query, the queue page in
 queue order, the detail page's related records, the Home card and the client panel."""
 
+import hashlib
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -71,7 +73,7 @@ class TabCount:
     impact: Decimal
 
 
-COUNTS_CACHE_KEY = "opportunities:queue-counts"
+COUNTS_VERSION_KEY = "opportunities:queue-counts:version"
 
 
 def _grouped(queryset) -> list[dict]:
@@ -84,34 +86,44 @@ def _grouped(queryset) -> list[dict]:
     )
 
 
-def _all_grouped() -> list[dict]:
-    """The unfiltered grouped counts, cached between writes (settings.QUEUE_COUNTS_CACHE_SECONDS).
+def _cached_grouped(queryset, scope: str) -> list[dict]:
+    """The grouped counts of ``queryset``, cached between writes (settings.QUEUE_COUNTS_CACHE_SECONDS).
 
-    Every writer of opportunities invalidates it after commit: the action and bulk
-    services, snooze expiry, and the detection_finished signal; the timeout bounds
-    staleness from anything else.
+    ``scope`` names the filters (empty: the whole queue). Every writer of opportunities
+    bumps the version after commit -- the action and bulk services, snooze expiry and
+    the detection_finished signal -- so a cached figure never outlives a change made
+    through them; the timeout bounds staleness from anything else.
     """
     seconds = getattr(settings, "QUEUE_COUNTS_CACHE_SECONDS", 30)
     if not seconds:
-        return _grouped(Opportunity.objects.all())
-    rows = cache.get(COUNTS_CACHE_KEY)
+        return _grouped(queryset)
+    version = cache.get(COUNTS_VERSION_KEY)
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.set(COUNTS_VERSION_KEY, version, None)
+    key = f"opportunities:queue-counts:{version}:{hashlib.sha1(scope.encode()).hexdigest()}"
+    rows = cache.get(key)
     if rows is None:
-        rows = _grouped(Opportunity.objects.all())
-        cache.set(COUNTS_CACHE_KEY, rows, seconds)
+        rows = _grouped(queryset)
+        cache.set(key, rows, seconds)
     return rows
 
 
 def invalidate_counts():
-    cache.delete(COUNTS_CACHE_KEY)
+    cache.set(COUNTS_VERSION_KEY, uuid.uuid4().hex, None)
 
 
-def tab_counts(queryset, *, severity: str | None = None, filtered: bool = True) -> dict[str, TabCount]:
-    """Count and monthly impact of every tab, in ONE grouped query (or none, from the cache,
-    when the only filter is the severity)."""
-    if filtered:
-        rows = _grouped(queryset)
+def tab_counts(queryset, *, severity: str | None = None, scope: str | None = None) -> dict[str, TabCount]:
+    """Count and monthly impact of every tab in ONE grouped query, or none when cached.
+
+    Without ``scope`` (no search or client filter) the whole queue's counts are used
+    and ``severity`` picks from them; with a scope (the normalised filters) the
+    filtered queryset is counted, and kept for paging through the same result.
+    """
+    if scope:
+        rows = _cached_grouped(queryset, scope)
     else:
-        rows = [r for r in _all_grouped() if not severity or r["severity"] == severity]
+        rows = [r for r in _cached_grouped(Opportunity.objects.all(), "") if not severity or r["severity"] == severity]
     totals = {key: [0, ZERO] for key, _ in TABS}
     for row in rows:
         keys = {"open": ["all"], "snoozed": ["snoozed"], "ignored": ["ignored"], "reviewed": ["reviewed"]}[row["state"]]
@@ -225,7 +237,7 @@ def history(opp: Opportunity) -> list:
 
 def needs_attention() -> dict:
     """Home card: open count, their total impact and how many are ready to apply (the cached grouped counts)."""
-    counts = tab_counts(None, filtered=False)
+    counts = tab_counts(None)
     return {"open": counts["all"].count, "impact": counts["all"].impact, "ready": counts["ready"].count}
 
 

@@ -242,12 +242,15 @@ def test_cached_counts_follow_every_action(viewer_client, finance, settings, dja
 
     settings.QUEUE_COUNTS_CACHE_SECONDS = 60
     cache.clear()
-    opp = OpportunityFactory()
+    opp = OpportunityFactory(description="Firewall licences missing")
     OpportunityFactory()
     assert 'Ignored <span class="count">0</span>' in texts(viewer_client.get(QUEUE))
+    assert 'Ignored <span class="count">0</span>' in texts(viewer_client.get(QUEUE + "?q=firewall"))
     with django_capture_on_commit_callbacks(execute=True):
         ignore_opportunity(opportunity=opp, actor=finance)
     html = texts(viewer_client.get(QUEUE))
     assert 'Ignored <span class="count">1</span>' in html
     assert 'All <span class="count">1</span>' in html
+    html = texts(viewer_client.get(QUEUE + "?q=Firewall"))
+    assert 'Ignored <span class="count">1</span>' in html and 'All <span class="count">0</span>' in html
     cache.clear()

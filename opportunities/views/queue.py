@@ -29,10 +29,15 @@ def queue(request):
     tab = filterset.current_tab
     data = filterset.form.cleaned_data if request.GET else {}
     searching = bool((data.get("q") or "").strip())
-    narrowed = searching or data.get("client") or data.get("clientId")
+    client_id = data.get("client") or data.get("clientId")
+    scope = (
+        repr((data.get("q", "").strip().lower(), data.get("severity") or "", client_id))
+        if searching or client_id
+        else None
+    )
     base = filterset.qs if request.GET else Opportunity.objects.all()
-    # query: every tab's count and impact, grouped (from the cache when not narrowed by search/client)
-    counts = selectors.tab_counts(base, severity=data.get("severity"), filtered=bool(narrowed))
+    # query: every tab's count and impact, grouped (none when cached and nothing changed since)
+    counts = selectors.tab_counts(base, severity=data.get("severity"), scope=scope)
     select_mode = tab == "ready" and request.GET.get("select") == "1"
     page = selectors.queue_page(
         base,
