@@ -28,6 +28,7 @@ from .models import (
 
 QUEUE_ORDER = ("-severity_rank", "-monthly_impact", "client_name", "id")
 PAGE_SIZE = 50
+SORT_MATCHES_BELOW = 2000  # searches with fewer matches sort them instead of walking the index
 RELATED_LIMIT = 50
 
 TABS = [
@@ -154,7 +155,7 @@ def queue_page(
     count: int,
     page_number,
     per_page: int = PAGE_SIZE,
-    searching: bool = False,
+    sort_matches: bool = False,
     with_product: bool = False,
 ) -> Page:
     """One page of the tab in queue order (one query; the count comes from ``tab_counts``)."""
@@ -163,9 +164,9 @@ def queue_page(
         rows = rows.select_related("product").only(*ROW_FIELDS, "product__name")
     else:
         rows = rows.only(*ROW_FIELDS)
-    if searching:
-        # With a search the matches come through the trigram indexes: sort them (top-N)
-        # instead of walking the whole queue-order index and filtering every row.
+    if sort_matches:
+        # A search with few matches: take them through the trigram indexes and sort them
+        # (top-N) instead of walking the whole queue-order index filtering every row.
         rows = rows.order_by(
             (F("severity_rank") + 0).desc(), (F("monthly_impact") + 0).desc(), Concat("client_name", Value("")), "id"
         )

@@ -40,7 +40,7 @@ def test_queue_order_is_severity_then_impact_then_client_name():
     page = selectors.queue_page(selectors.Opportunity.objects.all(), tab="all", count=4, page_number=1)
     assert [o.pk for o in page] == [high.pk, big.pk, a.pk, b.pk]
     searched = selectors.queue_page(
-        selectors.Opportunity.objects.all(), tab="all", count=4, page_number=1, searching=True
+        selectors.Opportunity.objects.all(), tab="all", count=4, page_number=1, sort_matches=True
     )
     assert [o.pk for o in searched] == [high.pk, big.pk, a.pk, b.pk]
 

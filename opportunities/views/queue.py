@@ -44,7 +44,8 @@ def queue(request):
         tab=tab,
         count=counts[tab].count,
         page_number=request.GET.get("page"),
-        searching=searching,
+        # Few matches: sort them; many: walking the queue-order index finds a page of them at once.
+        sort_matches=searching and counts[tab].count < selectors.SORT_MATCHES_BELOW,
         with_product=select_mode,
     )
     rows = list(page)  # query: the page's rows
