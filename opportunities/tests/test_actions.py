@@ -167,3 +167,17 @@ def test_expire_snoozes_command(capsys):
     OpportunityFactory(state=OpportunityState.SNOOZED, snoozed_until=org_today() - dt.timedelta(days=2))
     call_command("expire_snoozes")
     assert "1 snoozed item returned" in capsys.readouterr().out
+
+
+def test_snooze_expiry_is_scheduled_nightly_and_registered_with_celery():
+    from django_celery_beat.models import PeriodicTask
+
+    from billingone.celery import app
+
+    task = PeriodicTask.objects.get(task="opportunities.expire_snoozes")
+    assert task.enabled and task.crontab.hour == "0"
+    assert {
+        "opportunities.expire_snoozes",
+        "opportunities.run_bulk_apply",
+        "opportunities.send_notification_emails",
+    } <= set(app.tasks)
