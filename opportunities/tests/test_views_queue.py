@@ -93,6 +93,7 @@ def test_deep_link_scoped_to_a_client(viewer_client, queue_items, param):
     [
         ("client=999999", "There is no client with id 999999."),
         ("clientId=abc", "The client id must be a whole number"),
+        ("client=1&clientId=2", "Two different clients were given; choose one."),
         ("tab=bogus", "Select a valid choice"),
         ("severity=urgent", "Select a valid choice"),
     ],
