@@ -54,3 +54,29 @@ def test_two_threads_applying_at_once_exactly_one_wins(finance, admin_user):
     opp.plan_line.refresh_from_db()
     assert opp.state == OpportunityState.APPLIED and opp.plan_line.quantity == 15
     assert ContractChange.objects.filter(line=opp.plan_line).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_apply_on_several_connections_applies_each_item_once(finance, settings):
+    from clients.models import ContractLine
+    from opportunities.models import BulkApply, BulkApplyItem
+    from opportunities.services.bulk import run_bulk, start_bulk_apply
+
+    from .factories_queue import ContractFactory, ContractLineFactory, ProductFactory
+
+    settings.BULK_APPLY_THREADS = 3
+    product = ProductFactory()
+    shared = ContractFactory()  # two items on one contract: their locks meet
+    lines = [ContractLineFactory(product=product) for _ in range(6)]
+    lines += [ContractLineFactory(contract=shared, product=product) for _ in range(2)]
+    items = [raise_quantity_opportunity(line=line, source_key=f"product:{n}") for n, line in enumerate(lines)]
+    bulk, _ = start_bulk_apply(opportunity_ids=[o.pk for o in items], idempotency_key="threads", actor=finance)
+    run_bulk(bulk_id=bulk.pk)
+    run_bulk(bulk_id=bulk.pk)
+    assert BulkApply.objects.get(pk=bulk.pk).status == BulkApply.Status.FINISHED
+    assert set(BulkApplyItem.objects.filter(bulk=bulk).values_list("state", flat=True)) == {"applied"}
+    assert ContractChange.objects.count() == 6
+    assert set(
+        ContractLine.objects.filter(pk__in=[line.pk for line in lines[:6]]).values_list("quantity", flat=True)
+    ) == {15}
