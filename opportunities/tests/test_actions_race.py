@@ -76,7 +76,7 @@ def test_a_bulk_apply_on_several_connections_applies_each_item_once(finance, set
     run_bulk(bulk_id=bulk.pk)
     assert BulkApply.objects.get(pk=bulk.pk).status == BulkApply.Status.FINISHED
     assert set(BulkApplyItem.objects.filter(bulk=bulk).values_list("state", flat=True)) == {"applied"}
-    assert ContractChange.objects.count() == 6
-    assert set(
-        ContractLine.objects.filter(pk__in=[line.pk for line in lines[:6]]).values_list("quantity", flat=True)
-    ) == {15}
+    assert ContractChange.objects.count() == 8
+    assert set(ContractLine.objects.filter(pk__in=[line.pk for line in lines]).values_list("quantity", flat=True)) == {
+        15
+    }
