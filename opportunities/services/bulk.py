@@ -183,7 +183,7 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
 
 def _threads() -> int:
     """Connections to apply with: settings.BULK_APPLY_THREADS on PostgreSQL outside a transaction, else 1."""
-    wanted = getattr(settings, "BULK_APPLY_THREADS", 2)
+    wanted = getattr(settings, "BULK_APPLY_THREADS", 4)
     if connection.vendor != "postgresql" or connection.in_atomic_block:
         return 1  # SQLite allows one writer; inside a transaction other connections cannot see its rows
     return max(1, int(wanted))
