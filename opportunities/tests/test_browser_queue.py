@@ -159,3 +159,6 @@ def test_viewer_sees_read_only_detail_on_a_phone(phone_page, login, viewer, item
     assert phone_page.get_by_role("button", name="Snooze").count() == 0
     width = phone_page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 400
+    phone_page.goto("/missed-billing/")
+    assert phone_page.locator("#queue-list tbody tr").count() == 5
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 400
