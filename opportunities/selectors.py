@@ -28,7 +28,7 @@ from .models import (
 
 QUEUE_ORDER = ("-severity_rank", "-monthly_impact", "client_name", "id")
 PAGE_SIZE = 50
-SORT_MATCHES_BELOW = 2000  # searches with fewer matches sort them instead of walking the index
+SORT_MATCHES_BELOW = 500  # searches with fewer matches in the tab sort them instead of walking the index
 RELATED_LIMIT = 50
 
 TABS = [
