@@ -255,3 +255,26 @@ def test_cached_counts_follow_every_action(viewer_client, finance, settings, dja
     html = texts(viewer_client.get(QUEUE + "?q=Firewall"))
     assert 'Ignored <span class="count">1</span>' in html and 'All <span class="count">0</span>' in html
     cache.clear()
+
+
+@pytest.mark.parametrize(
+    "path, anonymous, viewer_status, finance_status",
+    [
+        ("/missed-billing/", 302, 200, 200),
+        ("/missed-billing/{pk}/", 302, 200, 200),
+        ("/missed-billing/{pk}/apply/", 302, 403, 200),
+        ("/missed-billing/{pk}/snooze/", 302, 405, 405),
+        ("/missed-billing/{pk}/ignore/", 302, 405, 405),
+        ("/missed-billing/{pk}/review/", 302, 405, 405),
+        ("/missed-billing/bulk/?ids={pk}", 302, 403, 200),
+        ("/missed-billing/notifications/", 302, 200, 200),
+        ("/missed-billing/notifications/read/", 302, 405, 405),
+    ],
+)
+def test_get_status_by_role(client, viewer, finance, admin_user, path, anonymous, viewer_status, finance_status):
+    opp = raise_quantity_opportunity()
+    url = path.format(pk=opp.pk)
+    assert client.get(url).status_code == anonymous
+    for user, expected in ((viewer, viewer_status), (finance, finance_status), (admin_user, finance_status)):
+        client.force_login(user)
+        assert client.get(url).status_code == expected, (user.username, url)
