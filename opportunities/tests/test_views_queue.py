@@ -208,7 +208,7 @@ def test_apply_confirmation_then_apply(finance_client, queue_items):
     confirm = finance_client.get(url)
     assert confirm.status_code == 200 and "Confirm and apply" in texts(confirm) and "10 → 15" in texts(confirm)
     response = finance_client.post(url, HTTP_HX_REQUEST="true")
-    assert response["HX-Location"] == opp.get_absolute_url()
+    assert response.status_code == 204 and response["HX-Location"] == opp.get_absolute_url()
     opp.plan_line.refresh_from_db()
     assert opp.plan_line.quantity == 15
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
@@ -45,10 +45,14 @@ def detail(request, pk: int):
 
 def _done(request, opp, message):
     messages.success(request, message)
-    response = HttpResponseRedirect(opp.get_absolute_url())
+    return _redirect(request, opp.get_absolute_url())
+
+
+def _redirect(request, url):
+    """A redirect; for HTMX a 204 with HX-Location (a 302 would be followed inside the XHR)."""
     if request.htmx:
-        response["HX-Location"] = opp.get_absolute_url()
-    return response
+        return HttpResponse(status=204, headers={"HX-Location": url})
+    return HttpResponseRedirect(url)
 
 
 def _refused(request, opp, exc, **extra):

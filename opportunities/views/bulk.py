@@ -11,6 +11,7 @@ from django.urls import reverse
 from ..models import BulkApply, BulkApplyItem
 from ..services.actions import ActionRefused
 from ..services.bulk import bulk_progress, preview_bulk_apply, start_bulk_apply
+from .actions import _redirect
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
@@ -32,11 +33,7 @@ def bulk_preview(request):
             return HttpResponseRedirect(back)
         if not created:
             messages.info(request, "This bulk apply was already submitted; here is its progress.")
-        url = reverse("opportunities:bulk_progress", args=[bulk.pk])
-        response = HttpResponseRedirect(url)
-        if request.htmx:
-            response["HX-Location"] = url
-        return response
+        return _redirect(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))
     try:
         preview = preview_bulk_apply(opportunity_ids=ids)
     except ActionRefused as exc:
