@@ -6,7 +6,9 @@ from clients.selectors import portfolio_summary
 
 
 def home(request):
-    return render(request, "home.html", {"portfolio": portfolio_summary()})
+    from opportunities.selectors import needs_attention
+
+    return render(request, "home.html", {"portfolio": portfolio_summary(), "missed_billing": needs_attention()})
 
 
 def healthz(request):

@@ -15,3 +15,12 @@ class OpportunitiesConfig(AppConfig):
             finance=["apply_opportunity", "snooze_opportunity", "ignore_opportunity", "review_opportunity"],
             admin=["run_detection"],
         )
+
+        # Queue half (issue 4): Celery tasks, the detection_finished receiver, the client-page panel.
+        from clients.panels import register
+
+        from . import tasks_queue  # noqa: F401
+        from .panels import client_panel
+        from .services import notifications  # noqa: F401
+
+        register(client_panel)

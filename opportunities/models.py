@@ -336,6 +336,23 @@ class Opportunity(models.Model):
             ("run_detection", "Can run missed-billing detection on demand"),
         ]
         ordering = ["-severity_rank", "-monthly_impact", "client_name", "id"]
+        # Queue order per tab (issue 4); trigram search indexes are created on PostgreSQL
+        # by migration 0003_queue (raw SQL, skipped on SQLite).
+        indexes = [
+            models.Index(
+                fields=["state", "-severity_rank", "-monthly_impact", "client_name", "id"],
+                name="opp_queue_order_idx",
+            ),
+            models.Index(
+                fields=["-severity_rank", "-monthly_impact", "client_name", "id"],
+                name="opp_ready_queue_idx",
+                condition=Q(state="open", ready_to_apply=True),
+            ),
+            models.Index(
+                fields=["client", "state", "-severity_rank", "-monthly_impact", "client_name", "id"],
+                name="opp_client_queue_idx",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["client", "kind", "source_key"],
@@ -396,3 +413,7 @@ class OpportunityEvent(models.Model):
 
     def __str__(self):
         return f"{self.opportunity_id}: {self.get_action_display()}"
+
+
+# Queue-side models (issue 4): bulk apply and notifications.
+from .models_queue import BulkApply, BulkApplyItem, Notification  # noqa: E402, F401

@@ -24,6 +24,9 @@ class Access:
 
 
 READ = {"viewer": 200, "finance": 200, "admin": 200}
+ACT = {"viewer": 403, "finance": 200, "admin": 200}
+POST_ONLY = {"viewer": 405, "finance": 405, "admin": 405}
+OPP = lambda objs: {"pk": objs["opportunity"].pk}  # noqa: E731
 ACCESS = {
     "home": Access(READ),
     "login": Access({"anonymous": 200, "viewer": 302, "finance": 302, "admin": 302}),
@@ -32,6 +35,18 @@ ACCESS = {
     "clients:list": Access(READ),
     "clients:detail": Access(READ, kwargs=lambda objs: {"pk": objs["client"].pk}),
     "opportunities:queue": Access(READ),
+    "opportunities:detail": Access(READ, kwargs=OPP),
+    "opportunities:snooze": Access(POST_ONLY, post_only=True, kwargs=OPP),
+    "opportunities:ignore": Access(POST_ONLY, post_only=True, kwargs=OPP),
+    "opportunities:review": Access(POST_ONLY, post_only=True, kwargs=OPP),
+    "opportunities:apply": Access(ACT, kwargs=OPP),
+    "opportunities:bulk_preview": Access(
+        {"viewer": 403, "finance": 302, "admin": 302}
+    ),  # no items chosen: back to select mode
+    "opportunities:bulk_progress": Access(ACT, kwargs=lambda objs: {"pk": objs["bulk"].pk}),
+    "opportunities:notifications": Access(READ),
+    "opportunities:notification_open": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": 1}),
+    "opportunities:notifications_read_all": Access(POST_ONLY, post_only=True),
     "invoices:list": Access(READ),
 }
 
@@ -50,7 +65,14 @@ def _named_patterns(resolver=None, namespace=""):
 
 @pytest.fixture
 def objs(db):
-    return {"client": ClientFactory()}
+    from opportunities.models_queue import BulkApply
+    from opportunities.tests.factories_queue import raise_quantity_opportunity
+
+    return {
+        "client": ClientFactory(),
+        "opportunity": raise_quantity_opportunity(),
+        "bulk": BulkApply.objects.create(idempotency_key="access-walk"),
+    }
 
 
 @pytest.fixture

@@ -72,8 +72,8 @@ def test_the_list_runs_a_fixed_number_of_queries(viewer_client, django_assert_nu
         ContractLineFactory()
     # 1 session, 2 user, 3 user's own permissions, 4 the user's group permissions,
     # 5 count for the paginator, 6 the page of clients with MRR and contracts in force
-    # annotated as subqueries.
-    with django_assert_num_queries(6):
+    # annotated as subqueries, 7 the unread-notification count for the header bell.
+    with django_assert_num_queries(7):
         assert viewer_client.get(reverse("clients:list")).status_code == 200
 
 

@@ -1,9 +1,20 @@
-"""Missed billing pages."""
+"""Missed billing pages, one module per concern."""
 
-from django.contrib.auth.decorators import permission_required
-from django.shortcuts import render
+from .actions import apply, detail, ignore, review, snooze
+from .bulk import bulk_preview, bulk_progress_view
+from .notifications import notification_list, notification_open, notification_read_all
+from .queue import queue
 
-
-@permission_required("opportunities.view_opportunity", raise_exception=True)
-def queue(request):
-    return render(request, "opportunities/coming.html")
+__all__ = [
+    "apply",
+    "bulk_preview",
+    "bulk_progress_view",
+    "detail",
+    "ignore",
+    "notification_list",
+    "notification_open",
+    "notification_read_all",
+    "queue",
+    "review",
+    "snooze",
+]

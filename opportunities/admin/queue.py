@@ -1,0 +1,78 @@
+"""Admin for the queue half: opportunities and their history read-only (state changes only
+through the services), bulk applies with their items, notifications."""
+
+from django.contrib import admin
+
+from ..models import BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OpportunityEventInline(admin.TabularInline):
+    model = OpportunityEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "action", "from_state", "to_state", "actor", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Opportunity)
+class OpportunityAdmin(ReadOnlyAdmin):
+    list_display = ["id", "client_name", "kind", "severity", "state", "monthly_impact", "ready_to_apply", "updated_at"]
+    list_filter = ["state", "severity", "kind", "ready_to_apply", "plan_action"]
+    search_fields = ["client_name", "description", "source_key"]
+    list_select_related = False
+    ordering = ["-severity_rank", "-monthly_impact", "client_name", "id"]
+    inlines = [OpportunityEventInline]
+    show_full_result_count = False
+
+
+@admin.register(OpportunityEvent)
+class OpportunityEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "opportunity_id", "action", "from_state", "to_state", "actor", "note"]
+    list_filter = ["action"]
+    search_fields = ["note", "opportunity__client_name", "opportunity__description"]
+    list_select_related = ["actor"]
+    show_full_result_count = False
+
+
+class BulkApplyItemInline(admin.TabularInline):
+    model = BulkApplyItem
+    extra = 0
+    can_delete = False
+    fields = ["opportunity", "state", "message", "finished_at"]
+    readonly_fields = fields
+    raw_id_fields = ["opportunity"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BulkApply)
+class BulkApplyAdmin(ReadOnlyAdmin):
+    list_display = ["id", "status", "plan_action", "product", "created_by", "created_at", "finished_at"]
+    list_filter = ["status", "plan_action"]
+    search_fields = ["idempotency_key", "created_by__username"]
+    list_select_related = ["product", "created_by"]
+    inlines = [BulkApplyItemInline]
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "user", "title", "read_at", "emailed_at"]
+    list_filter = ["read_at", "emailed_at"]
+    search_fields = ["title", "user__username"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user", "opportunity"]

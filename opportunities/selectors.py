@@ -1,0 +1,249 @@
+"""Reads for the missed-billing pages: tab counts in one grouped query, the queue page in
+queue order, the detail page's related records, the Home card and the client panel."""
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, F, Q, Sum, Value
+from django.db.models.functions import Coalesce, Concat
+from django.utils.functional import cached_property
+
+from clients.models import ContractLine
+from clients.money import ZERO
+
+from .models import (
+    DetectionRun,
+    Device,
+    Opportunity,
+    OpportunityEvent,
+    OpportunityKind,
+    OpportunityState,
+    Subscription,
+)
+
+QUEUE_ORDER = ("-severity_rank", "-monthly_impact", "client_name", "id")
+PAGE_SIZE = 50
+SORT_MATCHES_BELOW = 500  # searches with fewer matches in the tab sort them instead of walking the index
+RELATED_LIMIT = 50
+
+TABS = [
+    ("all", "All"),
+    ("ready", "Ready to apply"),
+    ("snoozed", "Snoozed"),
+    ("ignored", "Ignored"),
+    ("reviewed", "Reviewed"),
+]
+TAB_FILTERS = {
+    "all": Q(state=OpportunityState.OPEN),
+    "ready": Q(state=OpportunityState.OPEN, ready_to_apply=True),
+    "snoozed": Q(state=OpportunityState.SNOOZED),
+    "ignored": Q(state=OpportunityState.IGNORED),
+    "reviewed": Q(state=OpportunityState.REVIEWED),
+}
+QUEUE_STATES = [OpportunityState.OPEN, OpportunityState.SNOOZED, OpportunityState.IGNORED, OpportunityState.REVIEWED]
+ROW_FIELDS = (
+    "id",
+    "client_id",
+    "client_name",
+    "kind",
+    "product_id",
+    "state",
+    "severity",
+    "severity_rank",
+    "description",
+    "suggested_action",
+    "monthly_impact",
+    "ready_to_apply",
+    "not_ready_reason",
+    "plan_action",
+    "snoozed_until",
+    "ignore_reason",
+)
+
+
+@dataclass
+class TabCount:
+    key: str
+    label: str
+    count: int
+    impact: Decimal
+
+
+COUNTS_VERSION_KEY = "opportunities:queue-counts:version"
+
+
+def _grouped(queryset) -> list[dict]:
+    """ONE grouped query: count and impact per (state, ready_to_apply, severity)."""
+    return list(
+        queryset.filter(state__in=QUEUE_STATES)
+        .order_by()
+        .values("state", "ready_to_apply", "severity")
+        .annotate(n=Count("id"), impact=Coalesce(Sum("monthly_impact"), ZERO))
+    )
+
+
+def _cached_grouped(queryset, scope: str) -> list[dict]:
+    """The grouped counts of ``queryset``, cached between writes (settings.QUEUE_COUNTS_CACHE_SECONDS).
+
+    ``scope`` names the filters (empty: the whole queue). Every writer of opportunities
+    bumps the version after commit -- the action and bulk services, snooze expiry and
+    the detection_finished signal -- so a cached figure never outlives a change made
+    through them; the timeout bounds staleness from anything else.
+    """
+    seconds = getattr(settings, "QUEUE_COUNTS_CACHE_SECONDS", 30)
+    if not seconds:
+        return _grouped(queryset)
+    version = cache.get(COUNTS_VERSION_KEY)
+    if version is None:
+        version = uuid.uuid4().hex
+        cache.set(COUNTS_VERSION_KEY, version, None)
+    key = f"opportunities:queue-counts:{version}:{hashlib.sha1(scope.encode()).hexdigest()}"
+    rows = cache.get(key)
+    if rows is None:
+        rows = _grouped(queryset)
+        cache.set(key, rows, seconds)
+    return rows
+
+
+def invalidate_counts():
+    cache.set(COUNTS_VERSION_KEY, uuid.uuid4().hex, None)
+
+
+def tab_counts(queryset, *, severity: str | None = None, scope: str | None = None) -> dict[str, TabCount]:
+    """Count and monthly impact of every tab in ONE grouped query, or none when cached.
+
+    Without ``scope`` (no search or client filter) the whole queue's counts are used
+    and ``severity`` picks from them; with a scope (the normalised filters) the
+    filtered queryset is counted, and kept for paging through the same result.
+    """
+    if scope:
+        rows = _cached_grouped(queryset, scope)
+    else:
+        rows = [r for r in _cached_grouped(Opportunity.objects.all(), "") if not severity or r["severity"] == severity]
+    totals = {key: [0, ZERO] for key, _ in TABS}
+    for row in rows:
+        keys = {"open": ["all"], "snoozed": ["snoozed"], "ignored": ["ignored"], "reviewed": ["reviewed"]}[row["state"]]
+        if row["state"] == OpportunityState.OPEN and row["ready_to_apply"]:
+            keys = ["all", "ready"]
+        for key in keys:
+            totals[key][0] += row["n"]
+            totals[key][1] += row["impact"]
+    return {key: TabCount(key, label, *totals[key]) for key, label in TABS}
+
+
+class KnownCountPaginator(Paginator):
+    """A paginator told its count (taken from the grouped tab-count query) instead of running COUNT(*)."""
+
+    def __init__(self, object_list, per_page, *, count: int, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._known_count = count
+
+    @cached_property
+    def count(self):
+        return self._known_count
+
+
+def queue_page(
+    queryset,
+    *,
+    tab: str,
+    count: int,
+    page_number,
+    per_page: int = PAGE_SIZE,
+    sort_matches: bool = False,
+    with_product: bool = False,
+) -> Page:
+    """One page of the tab in queue order (one query; the count comes from ``tab_counts``)."""
+    rows = queryset.filter(TAB_FILTERS[tab])
+    if with_product:  # select mode names the product in "different product" reasons
+        rows = rows.select_related("product").only(*ROW_FIELDS, "product__name")
+    else:
+        rows = rows.only(*ROW_FIELDS)
+    if sort_matches:
+        # A search with few matches: take them through the trigram indexes and sort them
+        # (top-N) instead of walking the whole queue-order index filtering every row.
+        rows = rows.order_by(
+            (F("severity_rank") + 0).desc(), (F("monthly_impact") + 0).desc(), Concat("client_name", Value("")), "id"
+        )
+    else:
+        rows = rows.order_by(*QUEUE_ORDER)
+    return KnownCountPaginator(rows, per_page, count=count).get_page(page_number)
+
+
+def latest_run() -> DetectionRun | None:
+    return DetectionRun.objects.order_by("-started_at", "-id").first()
+
+
+def opportunity_for_detail(pk: int) -> Opportunity:
+    return Opportunity.objects.select_related(
+        "client", "product", "plan_product", "plan_contract", "plan_line__product", "applied_by"
+    ).get(pk=pk)
+
+
+def _unmapped_filter(opp: Opportunity) -> tuple[str, str]:
+    kind, _, value = opp.source_key.partition(":")
+    return kind, value
+
+
+def related_devices(opp: Opportunity) -> list:
+    qs = Device.objects.filter(client_id=opp.client_id)
+    if opp.kind == OpportunityKind.UNMAPPED:
+        kind, value = _unmapped_filter(opp)
+        if kind != "device_type":
+            return []
+        qs = qs.filter(device_type=value, mapped_product__isnull=True, excluded=False)
+    elif opp.product_id:
+        qs = qs.filter(mapped_product_id=opp.product_id)
+    else:
+        return []
+    return list(qs.order_by("hostname")[:RELATED_LIMIT])
+
+
+def related_subscriptions(opp: Opportunity) -> list:
+    qs = Subscription.objects.filter(client_id=opp.client_id)
+    if opp.kind == OpportunityKind.UNMAPPED:
+        kind, value = _unmapped_filter(opp)
+        if kind != "sku":
+            return []
+        qs = qs.filter(vendor_sku__iexact=value, mapped_product__isnull=True)
+    elif opp.product_id:
+        qs = qs.filter(mapped_product_id=opp.product_id)
+    else:
+        return []
+    return list(qs.order_by("product_name")[:RELATED_LIMIT])
+
+
+def related_lines(opp: Opportunity) -> list:
+    """Lines of the client's in-force contracts billing the product, plus the plan's line."""
+    cond = Q(pk=opp.plan_line_id) if opp.plan_line_id else Q(pk__in=[])
+    if opp.product_id:
+        cond |= Q(product_id=opp.product_id)
+    return list(
+        ContractLine.objects.in_force()
+        .filter(contract__client_id=opp.client_id)
+        .filter(cond)
+        .select_related("contract", "product")
+        .order_by("contract__number", "id")[:RELATED_LIMIT]
+    )
+
+
+def history(opp: Opportunity) -> list:
+    return list(OpportunityEvent.objects.filter(opportunity=opp).select_related("actor").order_by("-created_at", "-id"))
+
+
+def needs_attention() -> dict:
+    """Home card: open count, their total impact and how many are ready to apply (the cached grouped counts)."""
+    counts = tab_counts(None)
+    return {"open": counts["all"].count, "impact": counts["all"].impact, "ready": counts["ready"].count}
+
+
+def client_summary(client_id: int) -> dict:
+    """Client page panel: the client's open count and impact (one query)."""
+    return Opportunity.objects.filter(client_id=client_id, state=OpportunityState.OPEN).aggregate(
+        open=Count("id"), impact=Coalesce(Sum("monthly_impact"), ZERO)
+    )

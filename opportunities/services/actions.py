@@ -1,0 +1,268 @@
+"""What finance staff do to one opportunity: snooze, ignore, mark reviewed, apply.
+
+Every action locks the opportunity, checks it is still in a state the action makes
+sense for, changes it and appends an ``OpportunityEvent`` with the actor. Bad input
+raises ``ActionRefused`` with a message fit for the page; nothing is changed then.
+"""
+
+import datetime as dt
+
+from django.db import transaction
+from django.utils import timezone
+
+from clients.dates import org_today
+from clients.models import Contract, ContractChange, ContractLine
+from clients.money import quantize
+from clients.services import record_contract_change
+
+from ..models import Opportunity, OpportunityEvent, OpportunityState, PlanAction
+from ..selectors import invalidate_counts
+
+Event = OpportunityEvent.Action
+State = OpportunityState
+
+# States an item can be snoozed / ignored / reviewed / applied from.
+ACTIONABLE = {State.OPEN, State.SNOOZED, State.REVIEWED}
+
+
+class ActionRefused(Exception):  # noqa: N818 - reads as what happened
+    """The action cannot be done; the message says why, in words for the page."""
+
+
+def default_snooze_date() -> dt.date:
+    """What the snooze form proposes: a week from the organisation's today."""
+    return org_today() + dt.timedelta(days=7)
+
+
+def _lock(pk: int) -> Opportunity:
+    try:
+        return Opportunity.objects.select_for_update().get(pk=pk)
+    except Opportunity.DoesNotExist:
+        raise ActionRefused("This item no longer exists.") from None
+
+
+def _event(opp, action, *, from_state, actor, note="") -> OpportunityEvent:
+    return OpportunityEvent.objects.create(
+        opportunity=opp, action=action, from_state=from_state, to_state=opp.state, note=note[:500], actor=actor
+    )
+
+
+def _check_actionable(opp, verb):
+    if opp.state not in ACTIONABLE:
+        raise ActionRefused(f"This item is {opp.get_state_display().lower()}; it cannot be {verb} any more.")
+
+
+@transaction.atomic
+def snooze_opportunity(*, opportunity: Opportunity, until: dt.date, actor=None) -> Opportunity:
+    """Hide the item until ``until`` (a date after the organisation's today)."""
+    if until is None or until <= org_today():
+        raise ActionRefused("Choose a date in the future to snooze until.")
+    opp = _lock(opportunity.pk)
+    _check_actionable(opp, "snoozed")
+    from_state = opp.state
+    opp.state, opp.snoozed_until = State.SNOOZED, until
+    opp.save(update_fields=["state", "snoozed_until", "updated_at"])
+    transaction.on_commit(invalidate_counts)
+    _event(opp, Event.SNOOZED, from_state=from_state, actor=actor, note=f"Until {until:%d %b %Y}")
+    return opp
+
+
+@transaction.atomic
+def ignore_opportunity(*, opportunity: Opportunity, reason: str = "", actor=None) -> Opportunity:
+    """Dismiss the item for good, with an optional reason."""
+    reason = (reason or "").strip()[:300]
+    opp = _lock(opportunity.pk)
+    _check_actionable(opp, "ignored")
+    from_state = opp.state
+    opp.state, opp.ignore_reason, opp.snoozed_until = State.IGNORED, reason, None
+    opp.save(update_fields=["state", "ignore_reason", "snoozed_until", "updated_at"])
+    transaction.on_commit(invalidate_counts)
+    _event(opp, Event.IGNORED, from_state=from_state, actor=actor, note=reason)
+    return opp
+
+
+@transaction.atomic
+def mark_reviewed(*, opportunity: Opportunity, actor=None) -> Opportunity:
+    """Acknowledge without applying; detection reopens it only when its figures change."""
+    opp = _lock(opportunity.pk)
+    _check_actionable(opp, "marked reviewed")
+    from_state = opp.state
+    opp.state, opp.snoozed_until = State.REVIEWED, None
+    opp.reviewed_signature = opp.figures_signature()
+    opp.save(update_fields=["state", "snoozed_until", "reviewed_signature", "updated_at"])
+    transaction.on_commit(invalidate_counts)
+    _event(opp, Event.REVIEWED, from_state=from_state, actor=actor)
+    return opp
+
+
+def apply_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
+    """Carry out the apply plan on the contract in one transaction, under row locks.
+
+    A plan that no longer matches the contract changes nothing: ``ActionRefused`` says
+    why, and the refusal is kept in the item's history.
+    """
+    try:
+        return _apply(opportunity.pk, actor)
+    except ActionRefused as exc:
+        if Opportunity.objects.filter(pk=opportunity.pk).exists():
+            OpportunityEvent.objects.create(
+                opportunity_id=opportunity.pk, action=Event.APPLY_FAILED, note=str(exc)[:500], actor=actor
+            )
+        raise
+
+
+@transaction.atomic
+def _apply(pk: int, actor) -> Opportunity:
+    return apply_locked(_lock(pk), actor)
+
+
+def apply_locked(opp: Opportunity, actor) -> Opportunity:
+    """The apply itself, for an opportunity the caller has locked inside its transaction.
+
+    Every refusal is raised before anything is written.
+    """
+    if opp.state == State.APPLIED:
+        who = f" by {opp.applied_by}" if opp.applied_by_id else ""
+        raise ActionRefused(f"This item was already applied{who}.")
+    _check_actionable(opp, "applied")
+    if not opp.ready_to_apply or not opp.plan_action:
+        raise ActionRefused(opp.not_ready_reason or "This item has no apply plan.")
+    handler = _PLANS.get(opp.plan_action)
+    if handler is None:
+        raise ActionRefused("This kind of plan cannot be applied from the queue.")
+    line, detail, change = handler(opp)
+    record_contract_change(
+        contract=line.contract, line=line, action=change, detail=detail, actor=actor, source="missed billing"
+    )
+    from_state = opp.state
+    opp.state, opp.applied_at, opp.applied_by, opp.snoozed_until = State.APPLIED, timezone.now(), actor, None
+    opp.save(update_fields=["state", "applied_at", "applied_by", "snoozed_until", "updated_at"])
+    transaction.on_commit(invalidate_counts)
+    _event(opp, Event.APPLIED, from_state=from_state, actor=actor, note=detail)
+    return opp
+
+
+def _locked_contract(opp) -> Contract:
+    if not opp.plan_contract_id:
+        raise ActionRefused("The plan has no target contract any more.")
+    contract = Contract.objects.select_for_update().filter(pk=opp.plan_contract_id).first()
+    if contract is None:
+        raise ActionRefused("The target contract no longer exists.")
+    if not contract.is_in_force():
+        raise ActionRefused(f"Contract {contract.number} is no longer in force.")
+    return contract
+
+
+def _locked_line(opp) -> ContractLine:
+    # One query locks the line and its contract (PostgreSQL: FOR UPDATE OF both).
+    line = (
+        ContractLine.objects.select_for_update(of=("self", "contract"))
+        .select_related("contract", "product")
+        .filter(pk=opp.plan_line_id)
+        .first()
+        if opp.plan_line_id
+        else None
+    )
+    if line is None or line.contract_id != opp.plan_contract_id:
+        raise ActionRefused("The contract line in the plan no longer exists; run detection again.")
+    if not line.contract.is_in_force():
+        raise ActionRefused(f"Contract {line.contract.number} is no longer in force.")
+    if opp.plan_from_quantity is not None and line.quantity != opp.plan_from_quantity:
+        raise ActionRefused(
+            f"The line's quantity changed since detection: it is now {line.quantity}, the plan expected "
+            f"{opp.plan_from_quantity}. Nothing was changed; run detection again."
+        )
+    return line
+
+
+def _add_line(opp):
+    contract = _locked_contract(opp)
+    product = opp.plan_product or opp.product
+    if product is None or opp.plan_to_quantity is None or opp.plan_unit_price is None:
+        raise ActionRefused("The plan is incomplete (product, quantity or price missing).")
+    if ContractLine.objects.filter(contract=contract, product=product).exists():
+        raise ActionRefused(
+            f"Contract {contract.number} already bills {product.name} now. Nothing was changed; run detection again."
+        )
+    line = ContractLine.objects.create(
+        contract=contract, product=product, quantity=opp.plan_to_quantity, unit_price=quantize(opp.plan_unit_price)
+    )
+    line.contract = contract
+    detail = f"Added {opp.plan_to_quantity} × {product.sku} at {line.unit_price} (missed billing #{opp.pk})"
+    return line, detail, ContractChange.Action.LINE_ADDED
+
+
+def _raise_quantity(opp):
+    line = _locked_line(opp)
+    if opp.plan_to_quantity is None or opp.plan_to_quantity <= line.quantity:
+        raise ActionRefused("The plan does not raise the quantity.")
+    before = line.quantity
+    ContractLine.objects.filter(pk=line.pk).update(quantity=opp.plan_to_quantity)
+    line.quantity = opp.plan_to_quantity
+    detail = f"{line.product.sku}: quantity {before} → {line.quantity} (missed billing #{opp.pk})"
+    return line, detail, ContractChange.Action.LINE_CHANGED
+
+
+def _migrate_product(opp):
+    line = _locked_line(opp)
+    if opp.plan_product_id is None:
+        raise ActionRefused("The plan has no replacement product.")
+    if opp.product_id and line.product_id != opp.product_id:
+        raise ActionRefused(
+            f"The line no longer bills {opp.product.name if opp.product else 'the retired product'}. Nothing was changed."
+        )
+    old_sku, new = line.product.sku, opp.plan_product
+    updates = {"product": new}
+    if opp.plan_unit_price is not None:
+        updates["unit_price"] = quantize(opp.plan_unit_price)
+    ContractLine.objects.filter(pk=line.pk).update(**updates)
+    for key, value in updates.items():
+        setattr(line, key, value)
+    detail = f"{old_sku} → {new.sku} at {line.unit_price} × {line.quantity} (missed billing #{opp.pk})"
+    return line, detail, ContractChange.Action.LINE_CHANGED
+
+
+_PLANS = {
+    PlanAction.ADD_LINE: _add_line,
+    PlanAction.RAISE_QUANTITY: _raise_quantity,
+    PlanAction.MIGRATE_PRODUCT: _migrate_product,
+}
+
+
+def expire_snoozes(*, today: dt.date | None = None) -> int:
+    """Snoozed items whose date has come go back to the open queue (set-based); returns how many."""
+    today = today or org_today()
+    with transaction.atomic():
+        due = list(
+            Opportunity.objects.select_for_update()
+            .filter(state=State.SNOOZED, snoozed_until__lte=today)
+            .order_by("pk")
+            .values_list("pk", "snoozed_until")
+        )
+        if not due:
+            return 0
+        ids = [pk for pk, _ in due]
+        Opportunity.objects.filter(pk__in=ids).update(state=State.OPEN, snoozed_until=None, updated_at=timezone.now())
+        transaction.on_commit(invalidate_counts)
+        OpportunityEvent.objects.bulk_create(
+            OpportunityEvent(
+                opportunity_id=pk,
+                action=Event.UNSNOOZED,
+                from_state=State.SNOOZED,
+                to_state=State.OPEN,
+                note=f"Snoozed until {until:%d %b %Y}",
+            )
+            for pk, until in due
+        )
+    return len(due)
+
+
+__all__ = [
+    "ActionRefused",
+    "apply_opportunity",
+    "default_snooze_date",
+    "expire_snoozes",
+    "ignore_opportunity",
+    "mark_reviewed",
+    "snooze_opportunity",
+]

@@ -1,0 +1,255 @@
+"""Bulk apply: which ready items can go together, a preview by contract, and the run.
+
+Items go together when they share the plan action and the product and are ready
+(open with a complete plan). A confirmed bulk apply is stored with one row per item;
+a Celery task applies each item in its own transaction and records the outcome, so
+the page can show progress, a failure never stops the rest, and running the same
+bulk apply (or submitting the same form) twice never applies an item twice.
+"""
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from clients.money import ZERO
+
+from ..models import BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
+from ..selectors import invalidate_counts
+from .actions import ActionRefused, apply_locked
+
+logger = logging.getLogger(__name__)
+
+MAX_ITEMS = 5000
+
+
+def group_key(opp: Opportunity) -> tuple:
+    return (opp.plan_action, opp.product_id)
+
+
+def is_ready(opp: Opportunity) -> bool:
+    return opp.state == OpportunityState.OPEN and opp.ready_to_apply and bool(opp.plan_action)
+
+
+def incompatibility(opp: Opportunity, anchor: Opportunity | None) -> str:
+    """Why ``opp`` cannot join a selection started with ``anchor`` ('' when it can)."""
+    if not is_ready(opp):
+        if opp.state != OpportunityState.OPEN:
+            return f"Not open ({opp.get_state_display().lower()})"
+        return opp.not_ready_reason or "Not ready to apply"
+    if anchor is None:
+        return ""
+    if opp.plan_action != anchor.plan_action:
+        return f"Different action: {opp.get_plan_action_display().lower()}"
+    if opp.product_id != anchor.product_id:
+        name = opp.product.name if opp.product_id and opp.product else "another product"
+        return f"Different product: {name}"
+    return ""
+
+
+def selection_anchor(opportunities) -> Opportunity | None:
+    """The first ready item of a selection decides the group the others must match."""
+    return next((o for o in opportunities if is_ready(o)), None)
+
+
+@dataclass
+class ContractGroup:
+    contract: object
+    items: list = field(default_factory=list)
+    total: Decimal = ZERO
+
+
+@dataclass
+class BulkPreview:
+    compatible: list
+    refused: list  # (opportunity, reason)
+    groups: list
+    total: Decimal
+
+    @property
+    def count(self) -> int:
+        return len(self.compatible)
+
+
+def preview_bulk_apply(*, opportunity_ids) -> BulkPreview:
+    """Split the selection into what can be applied together and what cannot, grouped by contract."""
+    ids = _clean_ids(opportunity_ids)
+    opps = list(
+        Opportunity.objects.filter(pk__in=ids)
+        .select_related("product", "plan_product", "plan_contract", "plan_line")
+        .order_by("-severity_rank", "-monthly_impact", "client_name", "id")
+    )
+    # The largest group of ready items decides (ties: the first in queue order).
+    sizes: dict[tuple, int] = {}
+    for opp in opps:
+        if is_ready(opp):
+            sizes[group_key(opp)] = sizes.get(group_key(opp), 0) + 1
+    anchor = max((o for o in opps if is_ready(o)), key=lambda o: sizes[group_key(o)], default=None)
+    compatible, refused = [], []
+    for opp in opps:
+        reason = incompatibility(opp, anchor)
+        (refused.append((opp, reason)) if reason else compatible.append(opp))
+    groups: dict[int, ContractGroup] = {}
+    for opp in compatible:
+        group = groups.setdefault(opp.plan_contract_id, ContractGroup(contract=opp.plan_contract))
+        group.items.append(opp)
+        group.total += opp.plan_monthly_delta or ZERO
+    ordered = sorted(groups.values(), key=lambda g: (g.contract.client.name if g.contract else "", g.contract.pk))
+    total = sum((g.total for g in ordered), ZERO)
+    return BulkPreview(compatible=compatible, refused=refused, groups=ordered, total=total)
+
+
+def _clean_ids(opportunity_ids) -> list[int]:
+    ids = []
+    for raw in opportunity_ids or []:
+        try:
+            ids.append(int(raw))
+        except (TypeError, ValueError):
+            raise ActionRefused(f"“{raw}” is not an item number.") from None
+    if len(ids) > MAX_ITEMS:
+        raise ActionRefused(f"Select at most {MAX_ITEMS} items at a time.")
+    return sorted(set(ids))
+
+
+def start_bulk_apply(*, opportunity_ids, idempotency_key: str, actor=None) -> tuple[BulkApply, bool]:
+    """Store a bulk apply for the compatible items and queue its run; the same key twice is one bulk apply.
+
+    Returns ``(bulk, created)``.
+    """
+    key = (idempotency_key or "").strip()
+    if not key or len(key) > 64:
+        raise ActionRefused("This form has expired; open the preview again.")
+    existing = BulkApply.objects.filter(idempotency_key=key).first()
+    if existing:
+        return existing, False
+    preview = preview_bulk_apply(opportunity_ids=opportunity_ids)
+    if not preview.compatible:
+        raise ActionRefused("None of the selected items can be applied.")
+    anchor = preview.compatible[0]
+    try:
+        with transaction.atomic():
+            bulk = BulkApply.objects.create(
+                idempotency_key=key, plan_action=anchor.plan_action, product_id=anchor.product_id, created_by=actor
+            )
+            BulkApplyItem.objects.bulk_create(BulkApplyItem(bulk=bulk, opportunity=o) for o in preview.compatible)
+    except IntegrityError:
+        # The same form submitted twice at once: the other request stored it first.
+        return BulkApply.objects.get(idempotency_key=key), False
+    from ..tasks_queue import run_bulk_apply
+
+    transaction.on_commit(lambda: run_bulk_apply.delay(bulk.pk))
+    return bulk, True
+
+
+def run_bulk(*, bulk_id: int) -> BulkApply:
+    """Apply every waiting item of the bulk apply, each in its own transaction; safe to run twice."""
+    with transaction.atomic():
+        bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
+        if bulk.status == BulkApply.Status.QUEUED:
+            bulk.status, bulk.started_at = BulkApply.Status.RUNNING, timezone.now()
+            bulk.save(update_fields=["status", "started_at"])
+    actor = bulk.created_by
+    pending = list(
+        BulkApplyItem.objects.filter(bulk_id=bulk_id, state=BulkApplyItem.State.PENDING)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    threads = _threads()
+    if threads > 1 and len(pending) > 1:
+        # Each item is still its own transaction; a few connections side by side overlap the
+        # commits' disk flushes. Row locks keep items that share a contract from colliding.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            list(
+                pool.map(
+                    lambda ids: _apply_items(ids, actor, own_connection=True),
+                    [pending[i::threads] for i in range(threads)],
+                )
+            )
+    else:
+        _apply_items(pending, actor)
+    invalidate_counts()
+    with transaction.atomic():
+        bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
+        if not bulk.items.filter(state=BulkApplyItem.State.PENDING).exists():
+            bulk.status, bulk.finished_at = BulkApply.Status.FINISHED, timezone.now()
+            bulk.save(update_fields=["status", "finished_at"])
+    return bulk
+
+
+def _threads() -> int:
+    """Connections to apply with: settings.BULK_APPLY_THREADS on PostgreSQL outside a transaction, else 1."""
+    wanted = getattr(settings, "BULK_APPLY_THREADS", 4)
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return 1  # SQLite allows one writer; inside a transaction other connections cannot see its rows
+    return max(1, int(wanted))
+
+
+def _apply_items(item_ids, actor, *, own_connection=False):
+    try:
+        for done, item_id in enumerate(item_ids, start=1):
+            apply_bulk_item(item_id=item_id, actor=actor)
+            if done % 50 == 0:
+                invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
+    finally:
+        if own_connection:
+            connection.close()
+
+
+def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
+    """Apply one item of a bulk apply in its own transaction and record the outcome."""
+    try:
+        with transaction.atomic():
+            # One query locks the item and its opportunity (PostgreSQL: FOR UPDATE OF both).
+            item = (
+                BulkApplyItem.objects.select_for_update(of=("self", "opportunity"))
+                .select_related("opportunity")
+                .get(pk=item_id)
+            )
+            if item.state != BulkApplyItem.State.PENDING:
+                return item  # already done by an earlier (or concurrent) run
+            try:
+                apply_locked(item.opportunity, actor)
+                item.state, item.message = BulkApplyItem.State.APPLIED, ""
+            except ActionRefused as exc:  # raised before anything was written
+                item.state, item.message = BulkApplyItem.State.FAILED, str(exc)[:300]
+                _refusal_event(item, actor)
+            item.finished_at = timezone.now()
+            item.save(update_fields=["state", "message", "finished_at"])
+    except Exception:  # one broken item must not stop the others; its writes were rolled back
+        logger.exception("bulk apply: item %s failed", item_id)
+        with transaction.atomic():
+            item = BulkApplyItem.objects.select_for_update().get(pk=item_id)
+            if item.state == BulkApplyItem.State.PENDING:
+                item.state = BulkApplyItem.State.FAILED
+                item.message = "An unexpected error stopped this item; nothing was changed for it."
+                item.finished_at = timezone.now()
+                item.save(update_fields=["state", "message", "finished_at"])
+                _refusal_event(item, actor)
+    return item
+
+
+def _refusal_event(item, actor):
+    OpportunityEvent.objects.create(
+        opportunity_id=item.opportunity_id,
+        action=OpportunityEvent.Action.APPLY_FAILED,
+        note=f"Bulk apply #{item.bulk_id}: {item.message}"[:500],
+        actor=actor,
+    )
+
+
+def bulk_progress(bulk: BulkApply) -> dict:
+    """Counts per item state in one query."""
+    counts = BulkApplyItem.objects.filter(bulk=bulk).aggregate(
+        total=Count("id"),
+        applied=Count("id", filter=Q(state=BulkApplyItem.State.APPLIED)),
+        failed=Count("id", filter=Q(state=BulkApplyItem.State.FAILED)),
+        pending=Count("id", filter=Q(state=BulkApplyItem.State.PENDING)),
+    )
+    counts["done"] = counts["applied"] + counts["failed"]
+    counts["percent"] = int(100 * counts["done"] / counts["total"]) if counts["total"] else 100
+    return counts

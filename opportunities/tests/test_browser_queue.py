@@ -1,0 +1,164 @@
+"""The queue in Chromium: tabs, search chips, deep links, snooze / ignore / apply, bulk apply, read-only detail."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from clients.dates import org_today
+from opportunities.models import Opportunity, OpportunityState, Severity
+
+from .factories_queue import (
+    ClientFactory,
+    ContractLineFactory,
+    OpportunityFactory,
+    ProductFactory,
+    add_line_opportunity,
+    raise_quantity_opportunity,
+    restore_seed_data,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _roles_back_after_the_last_flush(django_db_blocker):
+    """The last transactional test's flush empties the roles; put them back for whatever runs next."""
+    yield
+    with django_db_blocker.unblock():
+        restore_seed_data()
+
+
+@pytest.fixture(autouse=True)
+def _roles_back(transactional_db):
+    restore_seed_data()
+
+
+@pytest.fixture
+def items():
+    acme = ClientFactory(name="Acme Dental")
+    bolt = ClientFactory(name="Bolt Logistics")
+    product = ProductFactory(name="Managed workstation")
+    return {
+        "acme": OpportunityFactory(
+            client=acme, severity=Severity.HIGH, monthly_impact=Decimal("900.00"), description="Servers not billed"
+        ),
+        "bolt": OpportunityFactory(
+            client=bolt, severity=Severity.LOW, monthly_impact=Decimal("20.00"), description="Backup seats short"
+        ),
+        "ready1": raise_quantity_opportunity(line=ContractLineFactory(product=product)),
+        "ready2": raise_quantity_opportunity(line=ContractLineFactory(product=product)),
+        "other": add_line_opportunity(product=ProductFactory(name="Backup seat"), monthly_impact=Decimal("10.00")),
+    }
+
+
+def test_tabs_switch_with_htmx_and_push_the_url(page, login, finance, items):
+    login(page, "fran", "pw-fran")
+    page.goto("/missed-billing/")
+    assert page.locator("#queue-list").get_by_text("Servers not billed").is_visible()
+    page.click("#queue-tabs a[data-tab=ready]")
+    page.wait_for_url("**/missed-billing/?tab=ready")
+    page.wait_for_selector("#queue-tabs a[data-tab=ready][aria-current=page]")
+    assert page.locator("#queue-list").get_by_text("Servers not billed").count() == 0
+    assert page.locator("#queue-list tbody tr").count() == 3
+    assert page.get_by_test_id("summary-count").inner_text() == "3 items"
+    page.reload()  # the same URL, fresh, renders the same tab
+    assert page.locator("#queue-tabs a[data-tab=ready]").get_attribute("aria-current") == "page"
+
+
+def test_search_and_chips_stay_in_sync(page, login, viewer, items):
+    login(page, "vera", "pw-vera")
+    page.goto("/missed-billing/")
+    page.fill("#id_q", "acme")
+    page.wait_for_url("**q=acme**")
+    page.wait_for_selector("[data-chip=q]")
+    assert page.locator("#queue-list tbody tr").count() == 1
+    page.select_option("#id_severity", "high")
+    page.wait_for_selector("[data-chip=severity]")
+    assert "severity=high" in page.url
+    page.click("[data-chip=q]")
+    page.wait_for_function("() => !location.search.includes('q=acme')")
+    page.wait_for_function("() => document.querySelector('#id_q').value === ''")
+    assert page.locator("[data-chip=q]").count() == 0
+    assert page.locator("[data-chip=severity]").is_visible()
+    assert page.locator("#id_severity").input_value() == "high"
+
+
+def test_deep_link_scoped_to_a_client(page, login, viewer, items):
+    login(page, "vera", "pw-vera")
+    page.goto(f"/missed-billing/?clientId={items['bolt'].client_id}")
+    assert page.locator("[data-chip=client]").inner_text().startswith("Client: Bolt Logistics")
+    assert page.locator("#queue-list tbody tr").count() == 1
+    page.goto("/missed-billing/?client=nope")
+    assert page.get_by_text("The client id must be a whole number").is_visible()
+
+
+def test_snooze_with_a_date(page, login, finance, items):
+    login(page, "fran", "pw-fran")
+    opp = items["acme"]
+    page.goto(f"/missed-billing/{opp.pk}/")
+    until = org_today() + dt.timedelta(days=12)
+    page.fill("#id_until", until.isoformat())
+    page.get_by_role("button", name="Snooze").click()
+    page.get_by_text(f"Snoozed until {until:%d %b %Y}.").wait_for()
+    assert page.get_by_test_id("state").inner_text() == "Snoozed"
+    assert "Snoozed" in page.get_by_test_id("history").inner_text()
+
+
+def test_ignore_with_a_reason(page, login, finance, items):
+    login(page, "fran", "pw-fran")
+    opp = items["bolt"]
+    page.goto(f"/missed-billing/{opp.pk}/")
+    page.fill("#id_reason", "Client is billed through the parent company")
+    page.get_by_role("button", name="Ignore").click()
+    page.get_by_text("Ignored.").first.wait_for()
+    assert "Client is billed through the parent company" in page.get_by_test_id("history").inner_text()
+    assert Opportunity.objects.get(pk=opp.pk).state == OpportunityState.IGNORED
+
+
+def test_apply_with_confirm(page, login, finance, items):
+    login(page, "fran", "pw-fran")
+    opp = items["ready1"]
+    page.goto(f"/missed-billing/{opp.pk}/")
+    page.get_by_test_id("apply").click()
+    page.get_by_text("10 → 15").first.wait_for()
+    page.get_by_test_id("confirm-apply").click()
+    page.get_by_text("Applied: the contract was updated.").wait_for()
+    assert page.get_by_test_id("state").inner_text() == "Applied"
+    opp.plan_line.refresh_from_db()
+    assert opp.plan_line.quantity == 15
+
+
+def test_bulk_apply_with_live_progress_and_a_disabled_incompatible_item(page, login, finance, items, settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    login(page, "fran", "pw-fran")
+    page.goto("/missed-billing/?tab=ready")
+    page.get_by_test_id("select-mode").click()
+    page.wait_for_url("**select=1**")
+    page.check(f"#sel-{items['ready1'].pk}")
+    other = page.locator(f"#sel-{items['other'].pk}")
+    page.wait_for_selector(f"#sel-{items['other'].pk}[disabled]")
+    assert other.is_disabled()
+    assert page.locator(f"#why-{items['other'].pk}").inner_text() == "Different action: add a contract line"
+    page.check(f"#sel-{items['ready2'].pk}")
+    page.wait_for_selector("[data-testid=bulk-preview]:has-text('2 selected')")
+    page.get_by_test_id("bulk-preview").click()
+    page.get_by_test_id("bulk-summary").wait_for()
+    assert "2 items will be applied" in page.get_by_test_id("bulk-summary").inner_text()
+    page.get_by_test_id("bulk-confirm").click()
+    page.get_by_test_id("bulk-finished").wait_for()
+    assert "2 applied, 0 not applied, of 2" in page.get_by_test_id("bulk-finished").inner_text()
+    assert page.locator(".badge.item-applied").count() == 2
+
+
+def test_viewer_sees_read_only_detail_on_a_phone(phone_page, login, viewer, items):
+    login(phone_page, "vera", "pw-vera")
+    phone_page.goto(f"/missed-billing/{items['ready1'].pk}/")
+    assert phone_page.get_by_role("heading", name="Apply plan").is_visible()
+    assert phone_page.get_by_test_id("actions").count() == 0
+    assert phone_page.get_by_role("button", name="Snooze").count() == 0
+    width = phone_page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 400
+    phone_page.goto("/missed-billing/")
+    assert phone_page.locator("#queue-list tbody tr").count() == 5
+    assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 400

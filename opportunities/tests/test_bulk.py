@@ -1,0 +1,146 @@
+"""Bulk apply: compatibility with reasons, preview by contract, per-item outcome, idempotency."""
+
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+
+from clients.models import ContractChange, ContractLine
+from opportunities.models import BulkApply, BulkApplyItem, OpportunityState
+from opportunities.services import bulk
+from opportunities.services.actions import ActionRefused
+
+from .factories_queue import (
+    ContractFactory,
+    ContractLineFactory,
+    ProductFactory,
+    add_line_opportunity,
+    raise_quantity_opportunity,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def product():
+    return ProductFactory(name="Managed workstation")
+
+
+def test_preview_keeps_same_action_and_product_and_says_why_not_for_others(product):
+    a = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    b = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    other_product = raise_quantity_opportunity()
+    other_action = add_line_opportunity(product=product)
+    snoozed = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    snoozed.state, snoozed.snoozed_until = OpportunityState.SNOOZED, "2999-01-01"
+    snoozed.save()
+    ids = [a.pk, b.pk, other_product.pk, other_action.pk, snoozed.pk]
+    a.monthly_impact = Decimal("999.00")  # the anchor is the first in queue order
+    a.save()
+    preview = bulk.preview_bulk_apply(opportunity_ids=ids)
+    assert {o.pk for o in preview.compatible} == {a.pk, b.pk}
+    reasons = {o.pk: r for o, r in preview.refused}
+    assert reasons[other_product.pk].startswith("Different product")
+    assert reasons[other_action.pk] == "Different action: add a contract line"
+    assert reasons[snoozed.pk] == "Not open (snoozed)"
+    assert len(preview.groups) == 2
+    assert preview.total == a.plan_monthly_delta + b.plan_monthly_delta
+
+
+def test_preview_groups_by_target_contract_with_totals(product):
+    contract = ContractFactory()
+    items = [
+        raise_quantity_opportunity(
+            line=ContractLineFactory(contract=contract, product=product), to_quantity=12, source_key=f"product:{i}"
+        )
+        for i in range(2)
+    ]
+    preview = bulk.preview_bulk_apply(opportunity_ids=[o.pk for o in items])
+    assert len(preview.groups) == 1
+    assert preview.groups[0].contract == contract and preview.groups[0].total == Decimal("100.00")
+
+
+def test_preview_refuses_garbage_ids():
+    with pytest.raises(ActionRefused, match="not an item number"):
+        bulk.preview_bulk_apply(opportunity_ids=["1", "x"])
+
+
+def _start(ids, key="k1", actor=None, capture=None):
+    return bulk.start_bulk_apply(opportunity_ids=ids, idempotency_key=key, actor=actor)
+
+
+def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
+    finance, product, django_capture_on_commit_callbacks, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(3)]
+    ContractLine.objects.filter(pk=items[1].plan_line_id).update(quantity=11)  # changed since detection
+    with django_capture_on_commit_callbacks(execute=True):
+        bulk_apply, created = _start([o.pk for o in items], actor=finance)
+    assert created
+    bulk_apply.refresh_from_db()
+    assert bulk_apply.status == BulkApply.Status.FINISHED
+    states = dict(BulkApplyItem.objects.values_list("opportunity_id", "state"))
+    assert states == {items[0].pk: "applied", items[1].pk: "failed", items[2].pk: "applied"}
+    failed = BulkApplyItem.objects.get(opportunity=items[1])
+    assert "now 11, the plan expected 10" in failed.message
+    assert bulk.bulk_progress(bulk_apply) | {} == {
+        "total": 3,
+        "applied": 2,
+        "failed": 1,
+        "pending": 0,
+        "done": 3,
+        "percent": 100,
+    }
+    assert [o.state for o in type(items[0]).objects.filter(pk__in=[o.pk for o in items]).order_by("id")] == [
+        "applied",
+        "open",
+        "applied",
+    ]
+    assert ContractChange.objects.filter(actor=finance, source="missed billing").count() == 2
+
+
+def test_an_unexpected_error_on_one_item_does_not_stop_the_others(finance, product):
+    items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(2)]
+    bulk_apply, _ = _start([o.pk for o in items], actor=finance)
+    real = bulk.apply_locked
+
+    def flaky(opp, actor):
+        if opp.pk == items[0].pk:
+            raise RuntimeError("boom")
+        return real(opp, actor)
+
+    with mock.patch.object(bulk, "apply_locked", side_effect=flaky):
+        bulk.run_bulk(bulk_id=bulk_apply.pk)
+    states = dict(BulkApplyItem.objects.values_list("opportunity_id", "state"))
+    assert states == {items[0].pk: "failed", items[1].pk: "applied"}
+
+
+def test_the_same_submission_twice_is_one_bulk_apply_and_applies_once(finance, product):
+    items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(2)]
+    ids = [o.pk for o in items]
+    first, created1 = _start(ids, key="same", actor=finance)
+    second, created2 = _start(ids, key="same", actor=finance)
+    assert first.pk == second.pk and (created1, created2) == (True, False)
+    bulk.run_bulk(bulk_id=first.pk)
+    bulk.run_bulk(bulk_id=first.pk)  # delivered twice
+    assert BulkApply.objects.count() == 1 and BulkApplyItem.objects.count() == 2
+    assert ContractChange.objects.count() == 2
+    for o in items:
+        o.plan_line.refresh_from_db()
+        assert o.plan_line.quantity == 15
+
+
+def test_a_second_bulk_with_the_same_items_applies_nothing_twice(finance, product):
+    item = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    first, _ = _start([item.pk], key="a", actor=finance)
+    bulk.run_bulk(bulk_id=first.pk)
+    with pytest.raises(ActionRefused, match="None of the selected items"):
+        _start([item.pk], key="b", actor=finance)
+    assert ContractChange.objects.count() == 1
+
+
+def test_start_refuses_a_missing_key(finance, product):
+    item = raise_quantity_opportunity()
+    with pytest.raises(ActionRefused, match="expired"):
+        _start([item.pk], key="", actor=finance)

@@ -1,0 +1,118 @@
+"""The detail page and the actions on one item (plain POST forms, redirect after success)."""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.views.decorators.http import require_POST
+
+from clients.dates import org_today
+
+from .. import selectors
+from ..models import Opportunity, OpportunityState
+from ..services import actions
+from ..services.actions import ActionRefused
+
+
+def _get_opportunity(pk: int) -> Opportunity:
+    try:
+        return selectors.opportunity_for_detail(pk)
+    except Opportunity.DoesNotExist:
+        raise Http404("No such missed-billing item.") from None
+
+
+def _detail_context(request, opp, **extra) -> dict:
+    return {
+        "opp": opp,
+        "devices": selectors.related_devices(opp),
+        "subscriptions": selectors.related_subscriptions(opp),
+        "lines": selectors.related_lines(opp),
+        "events": selectors.history(opp),
+        "default_snooze": actions.default_snooze_date(),
+        "min_snooze": org_today() + dt.timedelta(days=1),
+        "actionable": opp.state in actions.ACTIONABLE,
+        **extra,
+    }
+
+
+@permission_required("opportunities.view_opportunity", raise_exception=True)
+def detail(request, pk: int):
+    opp = _get_opportunity(pk)
+    return render(request, "opportunities/detail.html", _detail_context(request, opp))
+
+
+def _done(request, opp, message):
+    messages.success(request, message)
+    return _redirect(request, opp.get_absolute_url())
+
+
+def _redirect(request, url):
+    """A redirect; for HTMX a 204 with HX-Location (a 302 would be followed inside the XHR)."""
+    if request.htmx:
+        return HttpResponse(status=204, headers={"HX-Location": url})
+    return HttpResponseRedirect(url)
+
+
+def _refused(request, opp, exc, **extra):
+    context = _detail_context(request, opp, error=str(exc), **extra)
+    return render(request, "opportunities/detail.html", context, status=400)
+
+
+@require_POST
+@permission_required("opportunities.snooze_opportunity", raise_exception=True)
+def snooze(request, pk: int):
+    opp = _get_opportunity(pk)
+    raw = request.POST.get("until", "").strip()
+    try:
+        until = dt.date.fromisoformat(raw)
+    except ValueError:
+        return _refused(request, opp, f"“{raw}” is not a date; use the date picker (YYYY-MM-DD).")
+    try:
+        actions.snooze_opportunity(opportunity=opp, until=until, actor=request.user)
+    except ActionRefused as exc:
+        return _refused(request, opp, exc)
+    return _done(request, opp, f"Snoozed until {until:%d %b %Y}.")
+
+
+@require_POST
+@permission_required("opportunities.ignore_opportunity", raise_exception=True)
+def ignore(request, pk: int):
+    opp = _get_opportunity(pk)
+    reason = request.POST.get("reason", "")
+    if len(reason) > 300:
+        return _refused(request, opp, "Keep the reason under 300 characters.")
+    try:
+        actions.ignore_opportunity(opportunity=opp, reason=reason, actor=request.user)
+    except ActionRefused as exc:
+        return _refused(request, opp, exc)
+    return _done(request, opp, "Ignored.")
+
+
+@require_POST
+@permission_required("opportunities.review_opportunity", raise_exception=True)
+def review(request, pk: int):
+    opp = _get_opportunity(pk)
+    try:
+        actions.mark_reviewed(opportunity=opp, actor=request.user)
+    except ActionRefused as exc:
+        return _refused(request, opp, exc)
+    return _done(request, opp, "Marked reviewed.")
+
+
+@permission_required("opportunities.apply_opportunity", raise_exception=True)
+def apply(request, pk: int):
+    """GET: the confirmation showing the plan; POST: apply it."""
+    opp = _get_opportunity(pk)
+    if request.method == "POST":
+        try:
+            actions.apply_opportunity(opportunity=opp, actor=request.user)
+        except ActionRefused as exc:
+            opp = _get_opportunity(pk)
+            return _refused(request, opp, f"Not applied: {exc}")
+        return _done(request, opp, "Applied: the contract was updated.")
+    if opp.state == OpportunityState.APPLIED or not opp.ready_to_apply:
+        messages.error(request, "This item cannot be applied.")
+        return HttpResponseRedirect(opp.get_absolute_url())
+    return render(request, "opportunities/detail_apply_confirm.html", {"opp": opp})

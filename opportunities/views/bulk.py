@@ -1,0 +1,62 @@
+"""Bulk apply: preview of the selection, confirm, and the live progress page."""
+
+import uuid
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+
+from ..models import BulkApply, BulkApplyItem
+from ..services.actions import ActionRefused
+from ..services.bulk import bulk_progress, preview_bulk_apply, start_bulk_apply
+from .actions import _redirect
+
+
+@permission_required("opportunities.apply_opportunity", raise_exception=True)
+def bulk_preview(request):
+    """GET: the preview grouped by contract; POST: confirm (same idempotency key → same bulk apply)."""
+    source = request.POST if request.method == "POST" else request.GET
+    ids = source.getlist("ids")
+    back = reverse("opportunities:queue") + "?tab=ready&select=1"
+    if not ids:
+        messages.error(request, "Select at least one item to apply.")
+        return HttpResponseRedirect(back)
+    if request.method == "POST":
+        try:
+            bulk, created = start_bulk_apply(
+                opportunity_ids=ids, idempotency_key=request.POST.get("key", ""), actor=request.user
+            )
+        except ActionRefused as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(back)
+        if not created:
+            messages.info(request, "This bulk apply was already submitted; here is its progress.")
+        return _redirect(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))
+    try:
+        preview = preview_bulk_apply(opportunity_ids=ids)
+    except ActionRefused as exc:
+        messages.error(request, str(exc))
+        return render(request, "opportunities/bulk_preview.html", {"preview": None, "back": back}, status=400)
+    return render(
+        request, "opportunities/bulk_preview.html", {"preview": preview, "key": uuid.uuid4().hex, "back": back}
+    )
+
+
+@permission_required("opportunities.apply_opportunity", raise_exception=True)
+def bulk_progress_view(request, pk: int):
+    bulk = BulkApply.objects.select_related("created_by", "product").filter(pk=pk).first()
+    if bulk is None:
+        raise Http404("No such bulk apply.")
+    items = (
+        BulkApplyItem.objects.filter(bulk=bulk)
+        .select_related("opportunity")
+        .only("id", "state", "message", "opportunity__id", "opportunity__client_name", "opportunity__description")
+        .order_by("id")
+    )
+    context = {"bulk": bulk, "items": items, "progress": bulk_progress(bulk)}
+    template = "opportunities/bulk_progress.html#bulk-progress" if request.htmx else "opportunities/bulk_progress.html"
+    response = render(request, template, context)
+    response["Vary"] = "HX-Request"
+    return response
