@@ -80,9 +80,7 @@ def _money(value, *, field) -> Decimal:
 
 
 @transaction.atomic
-def issue_invoice(
-    client, *, issued_on: dt.date, lines, period_start=None, period_end=None, number=None
-) -> Invoice:
+def issue_invoice(client, *, issued_on: dt.date, lines, period_start=None, period_end=None, number=None) -> Invoice:
     """Issue an invoice with ``lines`` of (description, quantity, unit_price); statuses set at once.
 
     Due date from the class's payment terms. A positive invoice takes over the
@@ -97,7 +95,10 @@ def issue_invoice(
         unit_price = _money(unit_price, field="unit_price")
         built.append(
             InvoiceLine(
-                description=description, quantity=quantity, unit_price=unit_price, amount=quantize(quantity * unit_price)
+                description=description,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=quantize(quantity * unit_price),
             )
         )
     total = sum((line.amount for line in built), ZERO)
@@ -331,7 +332,9 @@ def _collect_client(client_id: int, *, as_of: dt.date) -> tuple[int, int]:
     if profile is None:
         return 0, opened
     done = set(episode.actions.values_list("step_id", flat=True))
-    steps = profile.customer_class.steps.filter(days_overdue__lte=days).exclude(pk__in=done).order_by("days_overdue", "id")
+    steps = (
+        profile.customer_class.steps.filter(days_overdue__lte=days).exclude(pk__in=done).order_by("days_overdue", "id")
+    )
     fired = 0
     for step in steps:
         try:

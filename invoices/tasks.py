@@ -25,9 +25,7 @@ def recalculate_statuses(as_of=None, chunk_size=CHUNK_CLIENTS):
     return len(chunks)
 
 
-@shared_task(
-    name="invoices.recalculate_chunk", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5
-)
+@shared_task(name="invoices.recalculate_chunk", autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
 def recalculate_chunk(as_of, lo, hi):
     counts = services.recalculate_chunk(as_of=_as_of(as_of), client_range=(lo, hi))
     return {"changed": sum(counts.values()), **counts}
