@@ -2,11 +2,14 @@
 
 from django.shortcuts import render
 
+import invoices.selectors
 from clients.selectors import portfolio_summary
 
 
 def home(request):
-    return render(request, "home.html", {"portfolio": portfolio_summary()})
+    context = {"portfolio": portfolio_summary()}
+    context.update(invoices.selectors.home_summary())
+    return render(request, "home.html", context)
 
 
 def healthz(request):

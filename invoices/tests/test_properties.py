@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from clients.dates import org_today
 from invoices import services
-from invoices.models import Allocation, Invoice, InvoiceStatus as S, Payment
+from invoices.models import Allocation, Invoice, Payment
+from invoices.models import InvoiceStatus as S
 
 from .factories import D, billed, client_in_class
 

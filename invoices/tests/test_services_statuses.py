@@ -3,7 +3,8 @@
 import pytest
 
 from invoices import services
-from invoices.models import Invoice, InvoiceStatus as S
+from invoices.models import Invoice
+from invoices.models import InvoiceStatus as S
 
 from .factories import D, ago, billed, client_in_class, paid
 
