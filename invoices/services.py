@@ -179,14 +179,15 @@ def record_payment(
         reference=reference,
         recorded_by=recorded_by,
     )
-    _allocate(client)
-    _refresh(client, source="payment")
-    _close_episode_if_clear(client, as_of=org_today())
-    payment.refresh_from_db()
+    # After every allocation either no invoice is open or no credit is left, so the
+    # new payment is the only credit that can pay the open invoices now.
+    if _allocate(client, new_payment=payment):
+        _refresh(client, source="payment")
+        _close_episode_if_clear(client, as_of=org_today())
     return payment
 
 
-def _allocate(client) -> list[Allocation]:
+def _allocate(client, *, new_payment=None) -> list[Allocation]:
     """Pair open credits with open invoices, oldest first on both sides (client lock held)."""
     invoices = list(
         Invoice.objects.filter(client=client, total__gt=0, amount_paid__lt=F("total")).order_by(
@@ -195,12 +196,15 @@ def _allocate(client) -> list[Allocation]:
     )
     if not invoices:
         return []
-    payments = list(Payment.objects.filter(client=client, unallocated__gt=0).order_by("received_on", "id"))
-    credits = list(
-        Invoice.objects.filter(client=client, total__lt=0, credit_applied__lt=-F("total")).order_by(
-            "issued_on", "number", "id"
+    if new_payment is not None:
+        payments, credits = [new_payment], []
+    else:
+        payments = list(Payment.objects.filter(client=client, unallocated__gt=0).order_by("received_on", "id"))
+        credits = list(
+            Invoice.objects.filter(client=client, total__lt=0, credit_applied__lt=-F("total")).order_by(
+                "issued_on", "number", "id"
+            )
         )
-    )
     if not payments and not credits:
         return []
     sources = sorted(
