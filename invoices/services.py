@@ -181,10 +181,46 @@ def record_payment(
     )
     # After every allocation either no invoice is open or no credit is left, so the
     # new payment is the only credit that can pay the open invoices now.
-    if _allocate(client, new_payment=payment):
+    allocated = _allocate_payment_sql(payment) if connection.vendor == "postgresql" else None
+    if allocated is None:
+        allocated = bool(_allocate(client, new_payment=payment))
+    if allocated:
         _refresh(client, source="payment")
         _close_episode_if_clear(client, as_of=org_today())
     return payment
+
+
+# PostgreSQL: the same oldest-first allocation of one new payment as one statement
+# (running total of what the open invoices owe, by window function).
+ALLOCATE_PAYMENT_SQL = """
+WITH open AS (
+    SELECT id, total - amount_paid AS owed,
+           sum(total - amount_paid) OVER (ORDER BY issued_on, number, id) AS owed_to_here
+      FROM invoices_invoice
+     WHERE client_id = %(client)s AND total > 0 AND amount_paid < total
+), alloc AS (
+    SELECT id, LEAST(owed, %(amount)s - (owed_to_here - owed)) AS take
+      FROM open WHERE owed_to_here - owed < %(amount)s
+), inserted AS (
+    INSERT INTO invoices_allocation (invoice_id, payment_id, amount, created_at)
+    SELECT id, %(payment)s, take, now() FROM alloc
+), paid AS (
+    UPDATE invoices_invoice i SET amount_paid = i.amount_paid + alloc.take FROM alloc WHERE i.id = alloc.id
+)
+UPDATE invoices_payment SET unallocated = %(amount)s - COALESCE((SELECT sum(take) FROM alloc), 0)
+ WHERE id = %(payment)s
+RETURNING unallocated
+"""
+
+
+def _allocate_payment_sql(payment) -> bool:
+    """Allocate a new payment in one statement (client lock held); True when any was allocated."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ALLOCATE_PAYMENT_SQL, {"client": payment.client_id, "payment": payment.pk, "amount": payment.amount}
+        )
+        payment.unallocated = cursor.fetchone()[0]
+    return payment.unallocated < payment.amount
 
 
 def _allocate(client, *, new_payment=None) -> list[Allocation]:

@@ -13,8 +13,9 @@ from .factories import D, ago, billed, client_in_class
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_twenty_threads_recording_payments_for_one_client_leave_allocations_exact():
+def test_twenty_threads_recording_payments_for_one_client_leave_allocations_exact(
+    keep_reference_data, transactional_db
+):
     client = client_in_class()
     invoices = [billed(client, "50.00", on=ago(30 - n)) for n in range(10)]  # 500.00 billed
     barrier = threading.Barrier(20)

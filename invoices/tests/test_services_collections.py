@@ -90,8 +90,7 @@ def test_no_payment_required_invoices_never_start_collections():
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_collections_run_twice_at_once_fire_each_step_exactly_once():
+def test_collections_run_twice_at_once_fire_each_step_exactly_once(keep_reference_data, transactional_db):
     clients = [client_in_class(terms=10, steps=STEPS) for _ in range(6)]
     for client in clients:
         billed(client, "100.00", on=ago(45))
