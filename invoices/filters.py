@@ -21,6 +21,9 @@ SORTS = {
 class DateInput(forms.DateInput):
     input_type = "date"
 
+    def __init__(self, attrs=None, format="%Y-%m-%d"):  # noqa: A002 - Django's argument name
+        super().__init__(attrs, format)
+
 
 class InvoiceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")

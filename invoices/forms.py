@@ -15,7 +15,9 @@ class PaymentForm(forms.Form):
         error_messages={"invalid_choice": "Unknown client: choose one from the list."},
     )
     amount = forms.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
-    received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}))
+    received_on = forms.DateField(
+        label="Received on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+    )
     reference = forms.CharField(max_length=100, help_text="The bank or card reference; unique per client.")
     method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
 
