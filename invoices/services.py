@@ -340,8 +340,8 @@ def run_collections(*, as_of: dt.date | None = None, client_range: tuple[int, in
     overdue = _overdue_invoices(as_of)
     open_eps = CollectionEpisode.objects.filter(closed_on__isnull=True)
     if client_range:
-        overdue = overdue.filter(client_id__range=client_range)
-        open_eps = open_eps.filter(client_id__range=client_range)
+        overdue = overdue.filter(client_id__gte=client_range[0], client_id__lte=client_range[1])
+        open_eps = open_eps.filter(client_id__gte=client_range[0], client_id__lte=client_range[1])
     delinquent = dict(
         overdue.order_by().values("client_id").annotate(oldest=Min("due_on")).values_list("client_id", "oldest")
     )
