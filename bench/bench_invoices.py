@@ -65,7 +65,7 @@ def sql(statement, params=None):
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute(statement, params)
+        cursor.execute(statement, params if params is not None else [])
         return cursor.rowcount
 
 

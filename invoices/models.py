@@ -269,7 +269,10 @@ class Allocation(models.Model):
 class InvoiceStatusChange(models.Model):
     """Status history of an invoice: from, to, as of which date, and what changed it."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="status_changes")
+    # No database FK check: the nightly run appends up to one row per invoice, and a
+    # deferred check per row would cost more than the update itself. Rows are only
+    # written by services, for invoices that exist; deletes cascade in Django.
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="status_changes", db_constraint=False)
     from_status = models.CharField(max_length=32, choices=InvoiceStatus.choices, blank=True)
     to_status = models.CharField(max_length=32, choices=InvoiceStatus.choices)
     as_of = models.DateField()

@@ -17,6 +17,7 @@ from django.core.mail import EmailMessage
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Min, Sum
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from clients.dates import org_today
 from clients.models import Client, ServiceStatus
@@ -167,13 +168,9 @@ def record_payment(
     if errors:
         raise ValidationError(errors)
     client = _lock_client(client)
-    existing = Payment.objects.filter(client=client, reference=reference).first()
-    if existing is not None:
-        return existing
-    payment = Payment.objects.create(
+    fields = dict(
         client=client,
         amount=amount,
-        unallocated=amount,
         received_on=received_on,
         method=method,
         reference=reference,
@@ -181,12 +178,21 @@ def record_payment(
     )
     # After every allocation either no invoice is open or no credit is left, so the
     # new payment is the only credit that can pay the open invoices now.
-    allocated = _allocate_payment_sql(payment) if connection.vendor == "postgresql" else None
-    if allocated is None:
-        allocated = bool(_allocate(client, new_payment=payment))
+    if connection.vendor == "postgresql":
+        payment = _insert_payment_sql(**fields)
+        if payment is None:
+            return Payment.objects.get(client=client, reference=reference)
+        allocated, episode_open = _allocate_payment_sql(payment)
+    else:
+        existing = Payment.objects.filter(client=client, reference=reference).first()
+        if existing is not None:
+            return existing
+        payment = Payment.objects.create(unallocated=amount, **fields)
+        allocated, episode_open = bool(_allocate(client, new_payment=payment)), True
     if allocated:
         _refresh(client, source="payment")
-        _close_episode_if_clear(client, as_of=org_today())
+        if episode_open:
+            _close_episode_if_clear(client, as_of=org_today())
     return payment
 
 
@@ -209,18 +215,53 @@ WITH open AS (
 )
 UPDATE invoices_payment SET unallocated = %(amount)s - COALESCE((SELECT sum(take) FROM alloc), 0)
  WHERE id = %(payment)s
-RETURNING unallocated
+RETURNING unallocated, EXISTS (
+    SELECT 1 FROM invoices_collectionepisode WHERE client_id = %(client)s AND closed_on IS NULL
+)
 """
 
 
-def _allocate_payment_sql(payment) -> bool:
-    """Allocate a new payment in one statement (client lock held); True when any was allocated."""
+def _allocate_payment_sql(payment) -> tuple[bool, bool]:
+    """Allocate a new payment in one statement (client lock held).
+
+    Returns (anything allocated, the client has an open collection episode).
+    """
+    params = {"client": payment.client_id, "payment": payment.pk, "amount": payment.amount}
+    with connection.cursor() as cursor:
+        cursor.execute(ALLOCATE_PAYMENT_SQL, params)
+        payment.unallocated, episode_open = cursor.fetchone()
+    return payment.unallocated < payment.amount, episode_open
+
+
+def _insert_payment_sql(*, client, amount, received_on, method, reference, recorded_by) -> Payment | None:
+    """Insert the payment unless the client already has this reference (then None); one round trip."""
+    now = timezone.now()
+    recorded_by_id = recorded_by.pk if recorded_by is not None else None
     with connection.cursor() as cursor:
         cursor.execute(
-            ALLOCATE_PAYMENT_SQL, {"client": payment.client_id, "payment": payment.pk, "amount": payment.amount}
+            "INSERT INTO invoices_payment"
+            " (client_id, amount, received_on, method, reference, unallocated, recorded_by_id, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (client_id, reference) DO NOTHING RETURNING id",
+            [client.pk, amount, received_on, method, reference, amount, recorded_by_id, now],
         )
-        payment.unallocated = cursor.fetchone()[0]
-    return payment.unallocated < payment.amount
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    payment = Payment(
+        pk=row[0],
+        client=client,
+        amount=amount,
+        unallocated=amount,
+        received_on=received_on,
+        method=method,
+        reference=reference,
+        recorded_by_id=recorded_by_id,
+        created_at=now,
+    )
+    payment._state.adding = False
+    payment._state.db = connection.alias
+    return payment
 
 
 def _allocate(client, *, new_payment=None) -> list[Allocation]:
