@@ -29,6 +29,7 @@ from .models import (
     BillingProfile,
     CollectionAction,
     CollectionEpisode,
+    CollectionStep,
     CustomerClass,
     Invoice,
     InvoiceLine,
@@ -376,22 +377,48 @@ def _overdue_invoices(as_of):
 
 
 def run_collections(*, as_of: dt.date | None = None, client_range: tuple[int, int] | None = None) -> dict:
-    """Fire the collection steps that are due, once per episode; close episodes whose overdue is paid."""
+    """Fire the collection steps that are due, once per episode; close episodes whose overdue is paid.
+
+    Which clients have something to do is worked out with a handful of set-based
+    queries; only those clients are then locked and handled one by one.
+    """
     as_of = as_of or org_today()
-    overdue = _overdue_invoices(as_of)
-    open_eps = CollectionEpisode.objects.filter(closed_on__isnull=True)
+    scope = {}
     if client_range:
-        overdue = overdue.filter(client_id__gte=client_range[0], client_id__lte=client_range[1])
-        open_eps = open_eps.filter(client_id__gte=client_range[0], client_id__lte=client_range[1])
+        scope = {"client_id__gte": client_range[0], "client_id__lte": client_range[1]}
     delinquent = dict(
-        overdue.order_by().values("client_id").annotate(oldest=Min("due_on")).values_list("client_id", "oldest")
+        _overdue_invoices(as_of)
+        .filter(**scope)
+        .order_by()
+        .values("client_id")
+        .annotate(oldest=Min("due_on"))
+        .values_list("client_id", "oldest")
     )
+    open_episodes = set(
+        CollectionEpisode.objects.filter(closed_on__isnull=True, **scope).values_list("client_id", flat=True)
+    )
+    fired = set(
+        CollectionAction.objects.filter(
+            episode__closed_on__isnull=True, step__isnull=False, **{f"episode__{k}": v for k, v in scope.items()}
+        ).values_list("episode__client_id", "step_id")
+    )
+    class_of = dict(BillingProfile.objects.filter(**scope).values_list("client_id", "customer_class_id"))
+    steps_of: dict[int, list[tuple[int, int]]] = {}
+    for class_id, days, step_id in CollectionStep.objects.values_list("customer_class_id", "days_overdue", "pk"):
+        steps_of.setdefault(class_id, []).append((days, step_id))
+
     counts = {"fired": 0, "opened": 0, "closed": 0}
     for client_id in sorted(delinquent):
-        fired, opened = _collect_client(client_id, as_of=as_of)
-        counts["fired"] += fired
+        days = (as_of - delinquent[client_id]).days
+        due = [
+            sid for d, sid in steps_of.get(class_of.get(client_id), []) if d <= days and (client_id, sid) not in fired
+        ]
+        if client_id in open_episodes and not due:
+            continue
+        fired_now, opened = _collect_client(client_id, as_of=as_of)
+        counts["fired"] += fired_now
         counts["opened"] += opened
-    for client_id in sorted(set(open_eps.values_list("client_id", flat=True)) - set(delinquent)):
+    for client_id in sorted(open_episodes - set(delinquent)):
         with transaction.atomic():
             counts["closed"] += _close_episode_if_clear(Client(pk=client_id), as_of=as_of)
     return counts
