@@ -83,3 +83,16 @@ def test_money_is_never_a_float():
     client = client_in_class()
     with pytest.raises(TypeError):
         services.record_payment(client, amount=10.5, received_on=ago(0), reference="F")
+
+
+def test_the_statement_has_a_running_balance_in_date_order():
+    client = client_in_class()
+    billed(client, "100.00", on=ago(20))
+    paid(client, "60.00", on=ago(10))
+    billed(client, "-15.00", on=ago(5))
+    rows = selectors.client_statement(client)
+    assert [(r["kind"], r["balance"]) for r in rows] == [
+        ("invoice", D("100.00")),
+        ("payment", D("40.00")),
+        ("invoice", D("25.00")),
+    ]

@@ -204,3 +204,9 @@ def test_home_shows_overdue_total_and_ageing_chart(viewer_client, invoice):
 
 def test_invoice_numbers_are_unique_and_readable(invoice):
     assert invoice.number.startswith("INV-") and Invoice.objects.filter(number=invoice.number).count() == 1
+
+
+def test_an_admin_may_record_payments_too(admin_client_, invoice):
+    assert admin_client_.get(NEW_PAYMENT).status_code == 200
+    assert post_payment(admin_client_, invoice.client).status_code == 302
+    assert Payment.objects.count() == 1
