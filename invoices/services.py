@@ -168,23 +168,18 @@ def record_payment(
         errors["method"] = "Unknown payment method."
     if errors:
         raise ValidationError(errors)
-    client = _lock_client(client)
-    fields = dict(
-        client=client,
-        amount=amount,
-        received_on=received_on,
-        method=method,
-        reference=reference,
-        recorded_by=recorded_by,
-    )
+    fields = dict(amount=amount, received_on=received_on, method=method, reference=reference, recorded_by=recorded_by)
     # After every allocation either no invoice is open or no credit is left, so the
     # new payment is the only credit that can pay the open invoices now.
     if connection.vendor == "postgresql":
-        payment = _insert_payment_sql(**fields)
+        client = client if isinstance(client, Client) else Client(pk=client)
+        payment = _lock_client_and_insert_payment_sql(client=client, **fields)
         if payment is None:
             return Payment.objects.get(client=client, reference=reference)
         allocated, episode_open = _allocate_payment_sql(payment)
     else:
+        client = _lock_client(client)
+        fields["client"] = client
         existing = Payment.objects.filter(client=client, reference=reference).first()
         if existing is not None:
             return existing
@@ -234,20 +229,30 @@ def _allocate_payment_sql(payment) -> tuple[bool, bool]:
     return payment.unallocated < payment.amount, episode_open
 
 
-def _insert_payment_sql(*, client, amount, received_on, method, reference, recorded_by) -> Payment | None:
-    """Insert the payment unless the client already has this reference (then None); one round trip."""
+def _lock_client_and_insert_payment_sql(
+    *, client, amount, received_on, method, reference, recorded_by
+) -> Payment | None:
+    """Lock the client's row and insert the payment, in one round trip.
+
+    Returns None when the client already has a payment with this reference. Raises
+    Client.DoesNotExist for an unknown client. The statements that follow (allocation,
+    statuses) start after the lock is held, so they see every earlier payment.
+    """
     now = timezone.now()
     recorded_by_id = recorded_by.pk if recorded_by is not None else None
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO invoices_payment"
+            "WITH locked AS (SELECT id FROM clients_client WHERE id = %s FOR UPDATE)"
+            " INSERT INTO invoices_payment"
             " (client_id, amount, received_on, method, reference, unallocated, recorded_by_id, created_at)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+            " SELECT locked.id, %s, %s, %s, %s, %s, %s, %s FROM locked"
             " ON CONFLICT (client_id, reference) DO NOTHING RETURNING id",
             [client.pk, amount, received_on, method, reference, amount, recorded_by_id, now],
         )
         row = cursor.fetchone()
     if row is None:
+        if not Client.objects.filter(pk=client.pk).exists():
+            raise Client.DoesNotExist(f"no client with id {client.pk}")
         return None
     payment = Payment(
         pk=row[0],
