@@ -131,6 +131,13 @@ class Invoice(models.Model):
     amount_paid = MoneyField(default=ZERO, help_text="Allocated to this invoice from payments and credits.")
     credit_applied = MoneyField(default=ZERO, help_text="For a negative invoice: how much of its credit is used.")
     status = models.CharField(max_length=32, choices=InvoiceStatus.choices, default=InvoiceStatus.UNPAID)
+    previous_status = models.CharField(
+        max_length=32,
+        blank=True,
+        db_default="",
+        editable=False,
+        help_text="The status before the last change: lets one UPDATE pass both to the status history.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -55,23 +55,14 @@ def apply_statuses(*, as_of: dt.date, source: str, client_id=None, client_range=
 
 
 def _apply_postgresql(where, params, jit=True) -> dict:
-    # The UPDATE re-checks amount_paid and status on the current row version, so a
-    # payment committed meanwhile (which sets its own statuses) is never overwritten
-    # with a status computed from the older balance. The scope is repeated on the
-    # UPDATE so that a chunk reads only its own clients' rows.
+    # One pass: in an UPDATE every right-hand side sees the old row, so
+    # ``previous_status = status`` keeps the old status for RETURNING, and the CASE is
+    # evaluated on the current row version (a payment committed meanwhile is seen).
     sql = f"""
-    WITH computed AS (
-        SELECT i.id, i.status AS old, i.amount_paid AS paid, {STATUS_CASE} AS new
-          FROM {INVOICE} i
-         WHERE {where}
-    ), changed AS (
-        SELECT * FROM computed WHERE old <> new
-    ), updated AS (
-        UPDATE {INVOICE} u SET status = changed.new
-          FROM changed
-         WHERE u.id = changed.id AND u.status = changed.old AND u.amount_paid = changed.paid
-           AND {where.replace("i.", "u.")}
-        RETURNING u.id, changed.old, changed.new
+    WITH updated AS (
+        UPDATE {INVOICE} i SET previous_status = i.status, status = {STATUS_CASE}
+         WHERE {where} AND i.status <> {STATUS_CASE}
+        RETURNING i.id, i.previous_status AS old, i.status AS new
     ), logged AS (
         INSERT INTO {HISTORY} (invoice_id, from_status, to_status, as_of, source, created_at)
         SELECT id, old, new, %(as_of)s, %(source)s, now() FROM updated
@@ -82,13 +73,8 @@ def _apply_postgresql(where, params, jit=True) -> dict:
     with connection.cursor() as cursor:
         if not jit:
             # The EXISTS sub-plan inflates the estimated cost, so PostgreSQL would spend
-            # about a second JIT-compiling a statement that runs in well under that. And
-            # it cannot know how few rows change (usually about 1%), so it would hash-join
-            # them by reading the chunk a second time: look each changed row up by id instead.
-            cursor.execute(
-                "SELECT set_config('jit', 'off', true), set_config('enable_hashjoin', 'off', true),"
-                " set_config('enable_mergejoin', 'off', true)"
-            )
+            # about a second JIT-compiling a statement that runs in well under that.
+            cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return dict(cursor.fetchall())
 
@@ -121,7 +107,8 @@ def _apply_generic(where, params) -> dict:
             for start in range(0, len(ids), 500):
                 chunk = ids[start : start + 500]
                 cursor.execute(
-                    f"UPDATE {INVOICE} SET status = %s WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                    f"UPDATE {INVOICE} SET previous_status = status, status = %s"
+                    f" WHERE id IN ({', '.join(['%s'] * len(chunk))})",
                     [new, *chunk],
                 )
     return {new: len(ids) for new, ids in by_status.items()}
