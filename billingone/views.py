@@ -2,13 +2,15 @@
 
 from django.shortcuts import render
 
+import invoices.selectors
+import opportunities.selectors
 from clients.selectors import portfolio_summary
 
 
 def home(request):
-    from opportunities.selectors import needs_attention
-
-    return render(request, "home.html", {"portfolio": portfolio_summary(), "missed_billing": needs_attention()})
+    context = {"portfolio": portfolio_summary(), "missed_billing": opportunities.selectors.needs_attention()}
+    context.update(invoices.selectors.home_summary())
+    return render(request, "home.html", context)
 
 
 def healthz(request):

@@ -1,7 +1,116 @@
-"""Invoice pages."""
+"""Invoice pages: the search table, an invoice, recording a payment, resending."""
 
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from clients.dates import org_today
+
+from . import selectors, services
+from .filters import InvoiceFilter
+from .forms import PaymentForm
+from .models import Allocation, CollectionAction, Invoice
+
+PAGE_SIZE = 50
 
 
+def _redirect(request, url):
+    """After a successful POST: HX-Location for htmx, a plain redirect otherwise."""
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Location"] = url
+        return response
+    return redirect(url)
+
+
+def _next_url(request):
+    url = request.POST.get("next", "")
+    if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
+        return url
+    return None
+
+
+@permission_required("invoices.view_invoice", raise_exception=True)
 def invoice_list(request):
-    return render(request, "invoices/coming.html")
+    filterset = InvoiceFilter(request.GET, queryset=selectors.invoice_list())
+    if not filterset.is_valid():
+        return render(request, "invoices/invoice_list.html", {"filter": filterset, "invalid": True}, status=400)
+    qs = filterset.qs
+    if not request.GET.get("sort"):
+        qs = qs.order_by("-issued_on", "-number")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    template = "invoices/invoice_list.html#invoice-table" if request.htmx else "invoices/invoice_list.html"
+    response = render(request, template, {"filter": filterset, "page": page})
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@permission_required("invoices.view_invoice", raise_exception=True)
+def invoice_detail(request, pk: int):
+    allocations = Allocation.objects.select_related("payment", "credit_invoice").order_by("id")
+    invoice = get_object_or_404(
+        Invoice.objects.select_related("client", "settled_by").prefetch_related(
+            "lines", Prefetch("allocations", queryset=allocations), "status_changes"
+        ),
+        pk=pk,
+    )
+    context = {
+        "invoice": invoice,
+        "credit_allocations": invoice.credit_allocations.select_related("invoice").order_by("id"),
+        "collection_actions": CollectionAction.objects.filter(invoice=invoice).order_by("-created_at", "-id"),
+        "absorbed": invoice.absorbed.order_by("issued_on", "number"),
+        "payment_form": PaymentForm(initial={"client": invoice.client_id, "received_on": org_today()}),
+    }
+    return render(request, "invoices/invoice_detail.html", context)
+
+
+@permission_required("invoices.add_payment", raise_exception=True)
+def record_payment(request):
+    if request.method == "POST":
+        form = PaymentForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                payment = services.record_payment(
+                    data["client"],
+                    amount=data["amount"],
+                    received_on=data["received_on"],
+                    reference=data["reference"],
+                    method=data["method"],
+                    recorded_by=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(
+                    request,
+                    f"Payment {payment.reference} of {payment.amount} recorded for {payment.client}."
+                    + (f" {payment.unallocated} left as credit." if payment.unallocated else ""),
+                )
+                return _redirect(request, _next_url(request) or reverse("clients:detail", args=[payment.client_id]))
+        status = 400
+    else:
+        form = PaymentForm(initial={"client": request.GET.get("client"), "received_on": org_today()})
+        status = 200
+    return render(request, "invoices/payment_form.html", {"form": form}, status=status)
+
+
+@require_POST
+@permission_required("invoices.resend_invoice", raise_exception=True)
+def resend(request, pk: int):
+    invoice = get_object_or_404(Invoice, pk=pk)
+    try:
+        address = services.resend_invoice(invoice=invoice, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Invoice {invoice.number} sent to {address}.")
+    return _redirect(request, invoice.get_absolute_url())

@@ -48,6 +48,9 @@ ACCESS = {
     "opportunities:notification_open": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": 1}),
     "opportunities:notifications_read_all": Access(POST_ONLY, post_only=True),
     "invoices:list": Access(READ),
+    "invoices:detail": Access(READ, kwargs=lambda objs: {"pk": objs["invoice"].pk}),
+    "invoices:record_payment": Access(ACT),
+    "invoices:resend": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["invoice"].pk}),
 }
 
 
@@ -72,7 +75,19 @@ def objs(db):
         "client": ClientFactory(),
         "opportunity": raise_quantity_opportunity(),
         "bulk": BulkApply.objects.create(idempotency_key="access-walk"),
+        "invoice": _invoice(),
     }
+
+
+def _invoice():
+    import datetime as dt
+    from decimal import Decimal
+
+    from invoices.services import issue_invoice
+
+    return issue_invoice(
+        ClientFactory(), issued_on=dt.date(2026, 10, 1), lines=[("Managed services", 1, Decimal("100.00"))]
+    )
 
 
 @pytest.fixture
