@@ -154,8 +154,8 @@ def test_the_list_runs_a_fixed_number_of_queries(viewer_client, django_assert_nu
         billed(ClientFactory(), "10.00")
     with django_assert_num_queries(6):
         viewer_client.get(LIST, headers={"HX-Request": "true"})
-    # The full page adds one: the clients for the client filter.
-    with django_assert_num_queries(7):
+    # The full page adds two: the clients for the client filter, the header bell's unread count.
+    with django_assert_num_queries(8):
         viewer_client.get(LIST)
 
 
@@ -185,8 +185,9 @@ def test_the_client_page_runs_a_fixed_number_of_queries(viewer_client, django_as
     billed(client, "100.00", on=ago(3))
     viewer_client.get(client.get_absolute_url())
     # clients' own page: session, user, 2 × permissions, client, contracts, lines, status changes;
-    # the invoices panel: invoices, payments (statement), profile, 2 × credit, ageing, collection actions.
-    with django_assert_num_queries(14) as ctx:
+    # the invoices panel: invoices, payments (statement), profile, 2 × credit, ageing, collection actions;
+    # the missed-billing panel: its open count and impact; the header bell's unread count.
+    with django_assert_num_queries(16) as ctx:
         viewer_client.get(client.get_absolute_url())
     for n in range(3):
         billed(client, "10.00", on=ago(n))
