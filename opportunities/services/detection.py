@@ -425,7 +425,7 @@ def _unmapped(client_name, key, quantity, label):
     what, value = key.split(":", 1)
     figures = _base(client_name, None, quantity, 0, ZERO)
     if what == "device_type":
-        description = f"{_plural(quantity, value + ' device')} match no mapping rule"
+        description = f"{_plural(quantity, value + ' device')} match{'es' if quantity == 1 else ''} no mapping rule"
         cause = f"The RMM reports {_plural(quantity, value + ' device')} that no device rule maps to a product."
     else:
         description = f"Subscription {value} ({label}) × {quantity} matches no mapping rule"

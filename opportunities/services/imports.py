@@ -143,8 +143,11 @@ def validate_import(*, imp: SourceImport) -> SourceImport:
     return _finish(imp, outcome, status)
 
 
-def commit_import(*, imp: SourceImport, actor=None) -> SourceImport:
-    """Replace the source's snapshot with the file, all or nothing; queue detection for touched clients."""
+def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> SourceImport:
+    """Replace the source's snapshot with the file, all or nothing; queue detection for touched clients.
+
+    ``queue_detection=False`` is for callers that run detection themselves (the demo seed).
+    """
     if imp.status == SourceImport.Status.COMMITTED:
         return imp
     _set_status(imp, SourceImport.Status.COMMITTING)
@@ -158,7 +161,7 @@ def commit_import(*, imp: SourceImport, actor=None) -> SourceImport:
             imp.committed_at = timezone.now()
             imp.committed_by = actor or imp.committed_by
             _finish(imp, outcome, SourceImport.Status.COMMITTED)
-            if outcome.touched:
+            if outcome.touched and queue_detection:
                 from ..tasks import detect_clients
 
                 ids, pk = sorted(outcome.touched), imp.pk
@@ -183,13 +186,13 @@ def discard_import(*, imp: SourceImport) -> SourceImport:
     return locked
 
 
-def import_path(*, source: str, path: str, actor=None) -> SourceImport:
+def import_path(*, source: str, path: str, actor=None, queue_detection=True) -> SourceImport:
     """Import a file from disk (the management command): keep it, check it, commit it."""
     with open(path, "rb") as fh:
         fh.size = fh.seek(0, io.SEEK_END)
         fh.seek(0)
         imp = create_import(source=source, uploaded_file=File(fh, name=path.rsplit("/", 1)[-1]), actor=actor)
-    return commit_import(imp=imp, actor=actor)
+    return commit_import(imp=imp, actor=actor, queue_detection=queue_detection)
 
 
 def progress_of(imp: SourceImport) -> int:
@@ -234,8 +237,38 @@ def _finish(imp, outcome, status):
 # --- Reading the file --------------------------------------------------------------------------
 
 
+# Column names real exports use (NinjaOne, Datto RMM, Pax8, PSAs), after normalising.
+HEADER_ALIASES = {
+    "organization": "client",
+    "organisation": "client",
+    "customer": "client",
+    "company": "client",
+    "company_id": "client",
+    "customer_id": "client",
+    "client_id": "client",
+    "site": "client",
+    "type": "device_type",
+    "node_class": "device_type",
+    "device_class": "device_type",
+    "last_contact": "last_seen",
+    "last_seen_at": "last_seen",
+    "last_online": "last_seen",
+    "operating_system": "os",
+    "sku": "vendor_sku",
+    "product": "product_name",
+    "qty": "quantity",
+    "seats": "quantity",
+    "billing_term": "term",
+    "line": "line_id",
+    "contract_number": "contract",
+    "product_code": "product_sku",
+    "price": "unit_price",
+}
+
+
 def _norm_header(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().strip('"').strip().lower())
+    name = re.sub(r"[\s\-]+", "_", name.strip().strip('"').strip().lower())
+    return HEADER_ALIASES.get(name, name)
 
 
 def _open_checked(imp, spec):
