@@ -29,6 +29,7 @@ from ..models import (
     DetectionRun,
     DetectionSettings,
     Device,
+    MappingRule,
     Opportunity,
     OpportunityEvent,
     OpportunityKind,
@@ -39,7 +40,7 @@ from ..models import (
     SubscriptionStatus,
 )
 from ..signals import detection_finished
-from .rules import RuleBook, device_outcome
+from .rules import RuleBook
 
 CHUNK_SIZE = 500
 WRITE_BATCH = 2000
@@ -173,53 +174,70 @@ def _detect_chunk(chunk, *, run, rules, products, thresholds, today, totals):
     # expected[(client, product)] = [devices, seats]
     expected = defaultdict(lambda: [0, 0])
     unmapped = defaultdict(lambda: [0, ""])  # (client, source_key) -> [quantity, label]
+    id_list = ", ".join(["%s"] * len(ids))
 
-    # 2. Devices: map with the rules, write changed mappings.
-    device_changes = []
-    for pk, client_id, device_type, hostname, last_seen, cur_product, cur_rule, cur_excluded in Device.objects.filter(
-        client_id__in=ids
-    ).values_list(
-        "pk", "client_id", "device_type", "hostname", "last_seen", "mapped_product_id", "mapping_rule_id", "excluded"
-    ):
-        totals.devices += 1
-        outcome = device_outcome(rules.match_device(client_id, device_type, hostname, last_seen))
-        if outcome != (cur_product, cur_rule, cur_excluded):
-            device_changes.append((pk, *outcome))
-        product_id, _rule_id, excluded = outcome
-        if excluded:
-            continue
-        if product_id:
-            expected[(client_id, product_id)][0] += 1
-        else:
-            entry = unmapped[(client_id, f"device_type:{device_type}")]
-            entry[0] += 1
-            entry[1] = device_type
+    # 2. Devices: the rules run in SQL; we read back the changed mappings and the counts.
+    case, case_params = rules.device_case(ids)
+    device_changes = _changed_mappings(
+        f"""SELECT m.id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END, m.rule_id, COALESCE(r.exclude, FALSE),
+                   m.mapped_product_id, m.mapping_rule_id, m.excluded
+            FROM (SELECT d.id, d.mapped_product_id, d.mapping_rule_id, d.excluded, {case} AS rule_id
+                  FROM {Device._meta.db_table} d WHERE d.client_id IN ({id_list})) m
+            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id""",
+        [*case_params, *ids],
+    )
     _bulk_set(
         Device, device_changes, ("mapped_product_id", "mapping_rule_id", "excluded"), ("bigint", "bigint", "boolean")
     )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT d.client_id, d.device_type, {case} AS rule_id, COUNT(*)
+                FROM {Device._meta.db_table} d WHERE d.client_id IN ({id_list}) GROUP BY 1, 2, 3""",
+            [*case_params, *ids],
+        )
+        for client_id, device_type, rule_id, count in cursor.fetchall():
+            totals.devices += count
+            rule = rules.by_id.get(rule_id)
+            if rule is not None and rule.exclude:
+                continue
+            if rule is not None:
+                expected[(client_id, rule.product_id)][0] += count
+            else:
+                entry = unmapped[(client_id, f"device_type:{device_type}")]
+                entry[0] += count
+                entry[1] = device_type
 
-    # 3. Subscriptions: map by SKU; active seats count.
-    sub_changes = []
-    for pk, client_id, sku, name, quantity, status, cur_product, cur_rule in Subscription.objects.filter(
-        client_id__in=ids
-    ).values_list(
-        "pk", "client_id", "vendor_sku", "product_name", "quantity", "status", "mapped_product_id", "mapping_rule_id"
-    ):
-        totals.subscriptions += 1
-        rule = rules.match_subscription(client_id, sku)
-        product_id = rule.product_id if rule and not rule.exclude else None
-        rule_id = rule.id if rule else None
-        if (product_id, rule_id) != (cur_product, cur_rule):
-            sub_changes.append((pk, product_id, rule_id))
-        if status != SubscriptionStatus.ACTIVE or quantity <= 0 or (rule and rule.exclude):
-            continue
-        if product_id:
-            expected[(client_id, product_id)][1] += quantity
-        else:
-            entry = unmapped[(client_id, f"sku:{(sku or '').strip().upper()}")]
-            entry[0] += quantity
-            entry[1] = name
-    _bulk_set(Subscription, sub_changes, ("mapped_product_id", "mapping_rule_id"), ("bigint", "bigint"))
+    # 3. Subscriptions: mapped by SKU in SQL; only active seats count.
+    case, case_params = rules.sku_case(ids)
+    sub_changes = _changed_mappings(
+        f"""SELECT m.id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END, m.rule_id, NULL,
+                   m.mapped_product_id, m.mapping_rule_id, NULL
+            FROM (SELECT s.id, s.mapped_product_id, s.mapping_rule_id, {case} AS rule_id
+                  FROM {Subscription._meta.db_table} s WHERE s.client_id IN ({id_list})) m
+            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id""",
+        [*case_params, *ids],
+    )
+    _bulk_set(
+        Subscription, [row[:3] for row in sub_changes], ("mapped_product_id", "mapping_rule_id"), ("bigint", "bigint")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT s.client_id, upper(trim(s.vendor_sku)), {case} AS rule_id, COUNT(*),
+                       SUM(CASE WHEN s.status = %s AND s.quantity > 0 THEN s.quantity ELSE 0 END), MIN(s.product_name)
+                FROM {Subscription._meta.db_table} s WHERE s.client_id IN ({id_list}) GROUP BY 1, 2, 3""",
+            [*case_params, SubscriptionStatus.ACTIVE, *ids],
+        )
+        for client_id, sku, rule_id, count, seats, name in cursor.fetchall():
+            totals.subscriptions += count
+            rule = rules.by_id.get(rule_id)
+            if not seats or (rule is not None and rule.exclude):
+                continue
+            if rule is not None:
+                expected[(client_id, rule.product_id)][1] += seats
+            else:
+                entry = unmapped[(client_id, f"sku:{sku}")]
+                entry[0] += seats
+                entry[1] = name
 
     # 4. The billed side: in-force contracts and their lines.
     contracts = defaultdict(list)
@@ -545,31 +563,48 @@ def _reconcile(client_ids, wanted, *, run, today, totals):
     totals.reopened_ids.extend(o.pk for o in reopened)
 
 
+def _changed_mappings(sql, params):
+    """Rows (pk, product, rule, excluded) whose stored mapping differs from what the rules say now."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        changed = []
+        for pk, product, rule, excluded, cur_product, cur_rule, cur_excluded in cursor.fetchall():
+            excluded = bool(excluded) if excluded is not None else None
+            if (product, rule, excluded) != (
+                cur_product,
+                cur_rule,
+                None if cur_excluded is None else bool(cur_excluded),
+            ):
+                changed.append((pk, product, rule, excluded))
+        return changed
+
+
 def _bulk_set(model, rows, fields, pg_types):
-    """Set ``fields`` of many rows by pk: rows are (pk, *values). One statement per batch."""
+    """Set ``fields`` of many rows by pk: rows are (pk, *values).
+
+    PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` per batch (a handful of parameters
+    however many rows); elsewhere Django's ``bulk_update``.
+    """
     if not rows:
         return
     table = model._meta.db_table
     columns = [
         model._meta.get_field(name.removesuffix("_id")).column if name.endswith("_id") else name for name in fields
     ]
+    if connection.vendor == "postgresql":
+        sets = ", ".join(f"{col} = v.{col}" for col in columns)
+        arrays = ", ".join(["%s::bigint[]"] + [f"%s::{typ}[]" for typ in pg_types])
+        sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v(id, {", ".join(columns)}) WHERE t.id = v.id'
+        with connection.cursor() as cursor:
+            for start in range(0, len(rows), 50_000):
+                batch = rows[start : start + 50_000]
+                cursor.execute(sql, [list(col) for col in zip(*batch, strict=True)])
+        return
     for start in range(0, len(rows), WRITE_BATCH):
-        batch = rows[start : start + WRITE_BATCH]
-        if connection.vendor == "postgresql":
-            width = len(fields) + 1
-            placeholders = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(batch))
-            casts = ", ".join(f"{col} = v.{col}::{typ}" for col, typ in zip(columns, pg_types, strict=True))
-            sql = (
-                f'UPDATE "{table}" AS t SET {casts} FROM (VALUES {placeholders}) AS v(id, {", ".join(columns)}) '
-                f"WHERE t.id = v.id::bigint"
-            )
-            with connection.cursor() as cursor:
-                cursor.execute(sql, [value for row in batch for value in row])
-        else:
-            objs = []
-            for pk, *values in batch:
-                obj = model(pk=pk)
-                for name, value in zip(fields, values, strict=True):
-                    setattr(obj, name, value)
-                objs.append(obj)
-            model.objects.bulk_update(objs, list(fields))
+        objs = []
+        for pk, *values in rows[start : start + WRITE_BATCH]:
+            obj = model(pk=pk)
+            for name, value in zip(fields, values, strict=True):
+                setattr(obj, name, value)
+            objs.append(obj)
+        model.objects.bulk_update(objs, list(fields))

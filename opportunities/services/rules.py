@@ -1,126 +1,116 @@
-"""Mapping rules: matching source items to products, and the writes Admins make to rules.
+"""Mapping rules: matching source items to products (in SQL), and the writes Admins make to rules.
 
-Matching is done in memory over a chunk's rows (``values_list`` tuples): the rule set
-is small (tens to hundreds of rows), the items are many, so each item is tried
-against a pre-sorted, pre-compiled list. A client-specific rule always beats a
-global one; within a scope the lower priority wins, then the older rule.
+Matching runs in the database: the active rules (tens to hundreds of rows) become one
+``CASE`` expression, ordered so that a client-specific rule beats any global one and,
+within a scope, the lower priority (then the older rule) wins. Detection evaluates it
+over a chunk's devices or subscriptions and reads back only aggregates and changed rows.
 """
 
 import datetime as dt
-import fnmatch
-import re
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import MappingRule, RuleKind
 
 
 @dataclass(frozen=True)
-class CompiledRule:
+class Rule:
     id: int
+    kind: str
     client_id: int | None
     priority: int
     device_type: str
-    hostname_re: re.Pattern | None
+    hostname_pattern: str
     vendor_sku: str
+    from_product_id: int | None
     product_id: int | None
     exclude: bool
-    not_seen_before: dt.datetime | None  # devices last seen before this (or never) match
+    not_seen_days: int | None
 
-    def matches_device(self, device_type: str, hostname: str, last_seen) -> bool:
-        if self.device_type and self.device_type != device_type:
-            return False
-        if self.hostname_re is not None and not self.hostname_re.match(hostname or ""):
-            return False
-        if self.not_seen_before is not None and last_seen is not None and last_seen >= self.not_seen_before:
-            return False
-        return True
-
-    def matches_sku(self, vendor_sku: str) -> bool:
-        return not self.vendor_sku or self.vendor_sku == (vendor_sku or "").upper()
+    @property
+    def outcome(self) -> tuple[int | None, bool]:
+        """(product the matched item bills as, excluded?)."""
+        return (None, True) if self.exclude else (self.product_id, False)
 
 
-def _compile(rule_row, now) -> CompiledRule:
-    (rid, client_id, priority, device_type, pattern, sku, product_id, exclude, not_seen_days) = rule_row
-    return CompiledRule(
-        id=rid,
-        client_id=client_id,
-        priority=priority,
-        device_type=device_type or "",
-        hostname_re=re.compile(fnmatch.translate(pattern.lower()), re.IGNORECASE) if pattern else None,
-        vendor_sku=(sku or "").strip().upper(),
-        product_id=product_id,
-        exclude=exclude,
-        not_seen_before=(now - dt.timedelta(days=not_seen_days)) if not_seen_days is not None else None,
-    )
-
-
-RULE_FIELDS = (
-    "id",
-    "client_id",
-    "priority",
-    "device_type",
-    "hostname_pattern",
-    "vendor_sku",
-    "product_id",
-    "exclude",
-    "not_seen_days",
-)
+def like_pattern(shell_pattern: str) -> str:
+    """A shell-style pattern (``LAB-*``, ``WS-??``) as a lower-case SQL LIKE pattern (escape ``\\``)."""
+    out = []
+    for ch in shell_pattern.lower():
+        if ch in "\\%_":
+            out.append("\\" + ch)
+        elif ch == "*":
+            out.append("%")
+        elif ch == "?":
+            out.append("_")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 class RuleBook:
-    """The active rules of one run, sorted for matching (one query)."""
+    """The active rules of one run (one query), and the SQL that applies them."""
 
     def __init__(self, now=None):
-        now = now or timezone.now()
-        by_kind = {kind: {} for kind in RuleKind.values}
+        self.now = now or timezone.now()
+        self.by_id = {}
         self.migrations = {}  # (client_id | None, from_product_id) -> (priority, id, to_product_id)
-        rows = MappingRule.objects.filter(active=True).values_list("kind", "from_product_id", *RULE_FIELDS)
-        for kind, from_product_id, *rest in rows:
-            rule = _compile(rest, now)
-            if kind == RuleKind.MIGRATION:
-                key = (rule.client_id, from_product_id)
+        wanted = [name for name in Rule.__dataclass_fields__]
+        for row in MappingRule.objects.filter(active=True).values_list(*wanted):
+            rule = Rule(*row)
+            self.by_id[rule.id] = rule
+            if rule.kind == RuleKind.MIGRATION:
+                key = (rule.client_id, rule.from_product_id)
                 candidate = (rule.priority, rule.id, rule.product_id)
                 if key not in self.migrations or candidate < self.migrations[key]:
                     self.migrations[key] = candidate
-            else:
-                by_kind[kind].setdefault(rule.client_id, []).append(rule)
-        for scoped in by_kind.values():
-            for rules in scoped.values():
-                rules.sort(key=lambda r: (r.priority, r.id))
-        self._device = by_kind[RuleKind.DEVICE]
-        self._subscription = by_kind[RuleKind.SUBSCRIPTION]
 
-    def _candidates(self, scoped, client_id):
-        return scoped.get(client_id, []) + scoped.get(None, [])
+    def _ordered(self, kind, client_ids):
+        scope = set(client_ids)
+        rules = [r for r in self.by_id.values() if r.kind == kind and (r.client_id is None or r.client_id in scope)]
+        return sorted(rules, key=lambda r: (r.client_id is None, r.priority, r.id))
 
-    def match_device(self, client_id, device_type, hostname, last_seen) -> CompiledRule | None:
-        for rule in self._candidates(self._device, client_id):
-            if rule.matches_device(device_type, hostname, last_seen):
-                return rule
-        return None
+    def device_case(self, client_ids, alias="d"):
+        """SQL (and params) for the id of the rule that maps each device, NULL when none does."""
+        whens, params = [], []
+        for rule in self._ordered(RuleKind.DEVICE, client_ids):
+            conds = []
+            if rule.client_id is not None:
+                conds.append(f"{alias}.client_id = %s")
+                params.append(rule.client_id)
+            if rule.device_type:
+                conds.append(f"{alias}.device_type = %s")
+                params.append(rule.device_type)
+            if rule.hostname_pattern:
+                conds.append(f"lower({alias}.hostname) LIKE %s ESCAPE '\\'")
+                params.append(like_pattern(rule.hostname_pattern))
+            if rule.not_seen_days is not None:
+                cutoff = self.now - dt.timedelta(days=rule.not_seen_days)
+                conds.append(f"({alias}.last_seen IS NULL OR {alias}.last_seen < %s)")
+                params.append(connection.ops.adapt_datetimefield_value(cutoff))
+            whens.append(f"WHEN {' AND '.join(conds) or '1 = 1'} THEN {int(rule.id)}")
+        return (f"(CASE {' '.join(whens)} END)" if whens else "CAST(NULL AS integer)"), params
 
-    def match_subscription(self, client_id, vendor_sku) -> CompiledRule | None:
-        for rule in self._candidates(self._subscription, client_id):
-            if rule.matches_sku(vendor_sku):
-                return rule
-        return None
+    def sku_case(self, client_ids, alias="s"):
+        """SQL (and params) for the id of the rule that maps each subscription, NULL when none does."""
+        whens, params = [], []
+        for rule in self._ordered(RuleKind.SUBSCRIPTION, client_ids):
+            conds = []
+            if rule.client_id is not None:
+                conds.append(f"{alias}.client_id = %s")
+                params.append(rule.client_id)
+            if rule.vendor_sku:
+                conds.append(f"upper(trim({alias}.vendor_sku)) = %s")
+                params.append(rule.vendor_sku.strip().upper())
+            whens.append(f"WHEN {' AND '.join(conds) or '1 = 1'} THEN {int(rule.id)}")
+        return (f"(CASE {' '.join(whens)} END)" if whens else "CAST(NULL AS integer)"), params
 
     def migration_for(self, client_id, product_id) -> tuple[int, int] | None:
         """(rule id, replacement product id) for a product on this client's lines, or None."""
         found = self.migrations.get((client_id, product_id)) or self.migrations.get((None, product_id))
         return (found[1], found[2]) if found else None
-
-
-def device_outcome(rule: CompiledRule | None) -> tuple[int | None, int | None, bool]:
-    """(mapped_product_id, mapping_rule_id, excluded) for a device matched by ``rule``."""
-    if rule is None:
-        return (None, None, False)
-    if rule.exclude:
-        return (None, rule.id, True)
-    return (rule.product_id, rule.id, False)
 
 
 # --- Writes --------------------------------------------------------------------------------
