@@ -183,7 +183,10 @@ def _detect_chunk(chunk, *, run, rules, products, thresholds, today, totals):
                    m.mapped_product_id, m.mapping_rule_id, m.excluded
             FROM (SELECT d.id, d.mapped_product_id, d.mapping_rule_id, d.excluded, {case} AS rule_id
                   FROM {Device._meta.db_table} d WHERE d.client_id IN ({id_list})) m
-            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id""",
+            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id
+            WHERE {_differs("m.mapped_product_id", "CASE WHEN r.exclude THEN NULL ELSE r.product_id END")}
+               OR {_differs("m.mapping_rule_id", "m.rule_id")}
+               OR m.excluded <> COALESCE(r.exclude, FALSE)""",
         [*case_params, *ids],
     )
     _bulk_set(
@@ -214,7 +217,9 @@ def _detect_chunk(chunk, *, run, rules, products, thresholds, today, totals):
                    m.mapped_product_id, m.mapping_rule_id, NULL
             FROM (SELECT s.id, s.mapped_product_id, s.mapping_rule_id, {case} AS rule_id
                   FROM {Subscription._meta.db_table} s WHERE s.client_id IN ({id_list})) m
-            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id""",
+            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id
+            WHERE {_differs("m.mapped_product_id", "CASE WHEN r.exclude THEN NULL ELSE r.product_id END")}
+               OR {_differs("m.mapping_rule_id", "m.rule_id")}""",
         [*case_params, *ids],
     )
     _bulk_set(
@@ -561,6 +566,11 @@ def _reconcile(client_ids, wanted, *, run, today, totals):
     if events:
         OpportunityEvent.objects.bulk_create(events, batch_size=WRITE_BATCH)
     totals.reopened_ids.extend(o.pk for o in reopened)
+
+
+def _differs(a, b):
+    """Null-safe "not equal" in this database's dialect."""
+    return f"({a}) IS DISTINCT FROM ({b})" if connection.vendor == "postgresql" else f"({a}) IS NOT ({b})"
 
 
 def _changed_mappings(sql, params):

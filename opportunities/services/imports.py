@@ -630,6 +630,7 @@ def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
             {"ts": _TS_STRICT},
         )
         outcome.rows = cur.rowcount
+        cur.execute("ANALYZE bo_clean")  # temporary tables are never auto-analysed: give the planner real counts
         _report_progress(imp, 0.7)
         if not outcome.rows:
             raise ImportRejectedError("The file has a header but no rows.")
@@ -678,6 +679,7 @@ def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
             FROM bo_clean c FULL JOIN {table} t ON t.{key_col} = c.key
             """
         )
+        cur.execute("ANALYZE bo_diff")
         cur.execute("SELECT op, count(*) FROM bo_diff GROUP BY op")
         counts = dict(cur.fetchall())
         outcome.new, outcome.changed = counts.get("new", 0), counts.get("changed", 0)
