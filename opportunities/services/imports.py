@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from clients.models import Client, Contract, ContractChange, ContractLine, Product
@@ -154,6 +154,16 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
     outcome = Outcome()
     try:
         with transaction.atomic():
+            # One commit per source at a time (PostgreSQL; SQLite serialises writers anyway), and
+            # the import itself locked, so a double-submitted commit finds it already committed.
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(%s, %s)", [7301, ImportSource.values.index(imp.source)]
+                    )
+            if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
+                imp.refresh_from_db()
+                return imp
             _process(imp, outcome, commit=True)
             if outcome.error_count:
                 raise _InvalidError
@@ -171,6 +181,10 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
         pass
     except ImportRejectedError as exc:
         outcome.add_error(None, str(exc))
+    except DatabaseError as exc:
+        # Nothing was changed (the transaction rolled back); say so instead of failing the page.
+        outcome = Outcome(message=f"The import could not be committed and changed nothing: {exc}"[:500])
+        return _finish(imp, outcome, SourceImport.Status.FAILED)
     outcome.new = outcome.changed = outcome.gone = outcome.unchanged = 0
     outcome.touched = set()
     return _finish(imp, outcome, SourceImport.Status.INVALID)

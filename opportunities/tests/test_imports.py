@@ -187,3 +187,13 @@ def test_contract_lines_with_unknown_contract_or_product_are_errors(acme):
     content = "line_id,contract,product_sku,quantity,unit_price\nL-1,AGR-9,MS-WS,5,45.00\nL-2,AGR-1,NOPE,1,1.005\n"
     imp = validate_import(imp=upload("contract_lines", content))
     assert [e["message"] for e in imp.errors] == ['unknown contract "AGR-9"', 'unknown product SKU "NOPE"']
+
+
+def test_committing_twice_imports_once(acme):
+    imp = upload("devices", DEVICES_HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n")
+    first = commit_import(imp=imp)
+    stale = SourceImport.objects.get(pk=imp.pk)
+    stale.status = SourceImport.Status.READY  # a second request that read the import before the first commit
+    again = commit_import(imp=stale)
+    assert first.status == again.status == SourceImport.Status.COMMITTED
+    assert Device.objects.count() == 1
