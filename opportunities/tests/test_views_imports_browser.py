@@ -6,7 +6,7 @@ from opportunities.models import Device
 
 from .factories import ClientFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
 def test_an_admin_imports_devices_through_the_pages(page, login, admin_user, tmp_path, settings):
