@@ -126,3 +126,13 @@ def test_discard_keeps_the_record_and_changes_nothing(admin_client_, acme):
     admin_client_.post(reverse("opportunities:import_discard", args=[imp.pk]))
     imp.refresh_from_db()
     assert imp.status == "discarded" and not Device.objects.exists()
+
+
+def test_the_import_history_pages_as_an_htmx_fragment_in_fixed_queries(admin_client_, acme, django_assert_num_queries):
+    for _ in range(3):
+        post_file(admin_client_, CSV)
+    # session, user, user permissions, group permissions, import count, imports with uploader
+    with django_assert_num_queries(6):
+        response = admin_client_.get(reverse("opportunities:imports"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="import-table">') and html.count("devices.csv") == 3

@@ -146,3 +146,16 @@ def test_admins_see_the_admin_nav_links_and_viewers_do_not(admin_client_, client
     client.force_login(viewer)
     html = client.get(reverse("opportunities:runs")).content.decode()
     assert reverse("opportunities:rules") not in html and reverse("opportunities:imports") not in html
+
+
+def test_the_last_run_include_never_reads_as_a_clean_bill_of_health(rf, viewer):
+    from django.template.loader import render_to_string
+
+    request = rf.get("/")
+    request.user = viewer
+    empty = run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    assert "examined nothing" in render_to_string("opportunities/runs_latest.html", {"run": empty}, request=request)
+    DeviceFactory()
+    run = run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    html = render_to_string("opportunities/runs_latest.html", {"run": run}, request=request)
+    assert "1 devices" in html and "examined nothing" not in html

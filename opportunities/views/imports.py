@@ -21,7 +21,10 @@ def _list_context(request, form):
 
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
 def import_list(request):
-    return render(request, "opportunities/import_list.html", _list_context(request, ImportUploadForm()))
+    template = "opportunities/import_list.html#import-table" if request.htmx else "opportunities/import_list.html"
+    response = render(request, template, _list_context(request, ImportUploadForm()))
+    response["Vary"] = "HX-Request"
+    return response
 
 
 @require_POST
