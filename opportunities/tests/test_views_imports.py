@@ -136,3 +136,13 @@ def test_the_import_history_pages_as_an_htmx_fragment_in_fixed_queries(admin_cli
         response = admin_client_.get(reverse("opportunities:imports"), HTTP_HX_REQUEST="true")
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="import-table">') and html.count("devices.csv") == 3
+
+
+def test_the_imports_page_runs_a_fixed_number_of_queries(admin_client_, acme, django_assert_num_queries):
+    for _ in range(3):
+        post_file(admin_client_, CSV)
+    # session, user, user permissions, group permissions, import count, imports with uploader,
+    # devices held, subscriptions held, imported contract lines held
+    with django_assert_num_queries(9):
+        response = admin_client_.get(reverse("opportunities:imports"))
+    assert "Now held: 0 devices" in response.content.decode()

@@ -16,7 +16,10 @@ PAGE_SIZE = 25
 
 def _list_context(request, form):
     page = Paginator(SourceImport.objects.select_related("uploaded_by"), PAGE_SIZE).get_page(request.GET.get("page"))
-    return {"form": form, "page": page, "snapshot": import_services.summary_counts()}
+    context = {"form": form, "page": page}
+    if not request.htmx:  # the history fragment does not show the snapshot sizes
+        context["snapshot"] = import_services.summary_counts()
+    return context
 
 
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
