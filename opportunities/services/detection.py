@@ -68,6 +68,17 @@ FIGURE_FIELDS = (
     "plan_unit_price",
     "plan_monthly_delta",
 )
+ROW_FIELDS = (
+    "pk",
+    "client_id",
+    "kind",
+    "source_key",
+    "state",
+    "snoozed_until",
+    "reviewed_signature",
+    *FIGURE_FIELDS,
+    "last_detected_at",
+)
 ACTIVE_STATES = (OpportunityState.OPEN, OpportunityState.REVIEWED, OpportunityState.SNOOZED)
 
 
@@ -468,15 +479,16 @@ def _unmapped(client_name, key, quantity, label):
 
 def _reconcile(client_ids, wanted, *, run, today, totals):
     now = timezone.now()
+    # Tuples, not model instances: most rows are unchanged and need no object at all.
     existing = {
-        (o.client_id, o.kind, o.source_key): o
-        for o in Opportunity.objects.filter(client_id__in=client_ids).order_by("pk")
+        (row[1], row[2], row[3]): row
+        for row in Opportunity.objects.filter(client_id__in=client_ids).order_by("pk").values_list(*ROW_FIELDS)
     }
     to_create, to_update, events = [], [], []
     reopened = []
     for identity, figures in wanted.items():
-        opp = existing.pop(identity, None)
-        if opp is None:
+        row = existing.pop(identity, None)
+        if row is None:
             client_id, kind, key = identity
             opp = Opportunity(
                 client_id=client_id,
@@ -490,7 +502,13 @@ def _reconcile(client_ids, wanted, *, run, today, totals):
             )
             to_create.append(opp)
             continue
-        changed = [name for name in FIGURE_FIELDS if getattr(opp, name) != figures[name]]
+        changed = [name for name, value in zip(FIGURE_FIELDS, row[7:-1], strict=True) if value != figures[name]]
+        state, snoozed_until = row[4], row[5]
+        snooze_over = state == OpportunityState.SNOOZED and snoozed_until and snoozed_until <= today
+        if not changed and state not in (OpportunityState.RESOLVED, OpportunityState.APPLIED) and not snooze_over:
+            totals.unchanged += 1
+            continue
+        opp = Opportunity(**dict(zip(ROW_FIELDS, row, strict=True)))
         for name in changed:
             setattr(opp, name, figures[name])
         old_state = opp.state
@@ -523,9 +541,10 @@ def _reconcile(client_ids, wanted, *, run, today, totals):
             if action in (OpportunityEvent.Action.REOPENED, OpportunityEvent.Action.UNSNOOZED):
                 reopened.append(opp)
     # What is no longer wanted: an active gap that closed by itself.
-    for opp in existing.values():
-        if opp.state not in ACTIVE_STATES:
+    for row in existing.values():
+        if row[4] not in ACTIVE_STATES:
             continue
+        opp = Opportunity(**dict(zip(ROW_FIELDS, row, strict=True)))
         events.append(
             OpportunityEvent(
                 opportunity=opp,

@@ -187,6 +187,7 @@ def test_a_gap_that_closed_by_itself_resolves(acme, ws):
     run = detect()
     opp = Opportunity.objects.get()
     assert opp.state == OpportunityState.RESOLVED and run.resolved == 1
+    assert opp.expected_quantity == 2 and "Managed workstation" in opp.description  # its last figures stay
     assert opp.events.first().action == OpportunityEvent.Action.RESOLVED
 
 
