@@ -187,73 +187,59 @@ def _detect_chunk(chunk, *, run, rules, products, thresholds, today, totals):
     unmapped = defaultdict(lambda: [0, ""])  # (client, source_key) -> [quantity, label]
     id_list = ", ".join(["%s"] * len(ids))
 
-    # 2. Devices: the rules run in SQL; we read back the changed mappings and the counts.
+    # 2. Devices: the rules run in SQL, grouped with each device's stored mapping, so one scan
+    #    gives the counts and tells whether any stored mapping is stale.
     case, case_params = rules.device_case(ids)
-    device_changes = _changed_mappings(
-        f"""SELECT m.id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END, m.rule_id, COALESCE(r.exclude, FALSE),
-                   m.mapped_product_id, m.mapping_rule_id, m.excluded
-            FROM (SELECT d.id, d.mapped_product_id, d.mapping_rule_id, d.excluded, {case} AS rule_id
-                  FROM {Device._meta.db_table} d WHERE d.client_id IN ({id_list})) m
-            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id
-            WHERE {_differs("m.mapped_product_id", "CASE WHEN r.exclude THEN NULL ELSE r.product_id END")}
-               OR {_differs("m.mapping_rule_id", "m.rule_id")}
-               OR m.excluded <> COALESCE(r.exclude, FALSE)""",
-        [*case_params, *ids],
-    )
-    _bulk_set(
-        Device, device_changes, ("mapped_product_id", "mapping_rule_id", "excluded"), ("bigint", "bigint", "boolean")
-    )
+    stale = False
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT d.client_id, d.device_type, {case} AS rule_id, COUNT(*)
-                FROM {Device._meta.db_table} d WHERE d.client_id IN ({id_list}) GROUP BY 1, 2, 3""",
+            f"""SELECT d.client_id, d.device_type, {case} AS rule_id, d.mapped_product_id, d.mapping_rule_id,
+                       d.excluded, COUNT(*)
+                FROM {Device._meta.db_table} d WHERE d.client_id IN ({id_list}) GROUP BY 1, 2, 3, 4, 5, 6""",
             [*case_params, *ids],
         )
-        for client_id, device_type, rule_id, count in cursor.fetchall():
+        for client_id, device_type, rule_id, cur_product, cur_rule, cur_excluded, count in cursor.fetchall():
             totals.devices += count
             rule = rules.by_id.get(rule_id)
-            if rule is not None and rule.exclude:
+            product_id, excluded = rule.outcome if rule is not None else (None, False)
+            stale = stale or (product_id, rule_id, excluded) != (cur_product, cur_rule, bool(cur_excluded))
+            if excluded:
                 continue
-            if rule is not None:
-                expected[(client_id, rule.product_id)][0] += count
+            if product_id is not None:
+                expected[(client_id, product_id)][0] += count
             else:
                 entry = unmapped[(client_id, f"device_type:{device_type}")]
                 entry[0] += count
                 entry[1] = device_type
+    if stale:  # one set-based UPDATE of exactly the rows whose mapping changed
+        _remap(Device, ids, case, case_params, with_excluded=True, alias="d")
 
     # 3. Subscriptions: mapped by SKU in SQL; only active seats count.
     case, case_params = rules.sku_case(ids)
-    sub_changes = _changed_mappings(
-        f"""SELECT m.id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END, m.rule_id, NULL,
-                   m.mapped_product_id, m.mapping_rule_id, NULL
-            FROM (SELECT s.id, s.mapped_product_id, s.mapping_rule_id, {case} AS rule_id
-                  FROM {Subscription._meta.db_table} s WHERE s.client_id IN ({id_list})) m
-            LEFT JOIN {MappingRule._meta.db_table} r ON r.id = m.rule_id
-            WHERE {_differs("m.mapped_product_id", "CASE WHEN r.exclude THEN NULL ELSE r.product_id END")}
-               OR {_differs("m.mapping_rule_id", "m.rule_id")}""",
-        [*case_params, *ids],
-    )
-    _bulk_set(
-        Subscription, [row[:3] for row in sub_changes], ("mapped_product_id", "mapping_rule_id"), ("bigint", "bigint")
-    )
+    stale = False
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT s.client_id, upper(trim(s.vendor_sku)), {case} AS rule_id, COUNT(*),
+            f"""SELECT s.client_id, upper(trim(s.vendor_sku)), {case} AS rule_id, s.mapped_product_id,
+                       s.mapping_rule_id, COUNT(*),
                        SUM(CASE WHEN s.status = %s AND s.quantity > 0 THEN s.quantity ELSE 0 END), MIN(s.product_name)
-                FROM {Subscription._meta.db_table} s WHERE s.client_id IN ({id_list}) GROUP BY 1, 2, 3""",
+                FROM {Subscription._meta.db_table} s WHERE s.client_id IN ({id_list}) GROUP BY 1, 2, 3, 4, 5""",
             [*case_params, SubscriptionStatus.ACTIVE, *ids],
         )
-        for client_id, sku, rule_id, count, seats, name in cursor.fetchall():
+        for client_id, sku, rule_id, cur_product, cur_rule, count, seats, name in cursor.fetchall():
             totals.subscriptions += count
             rule = rules.by_id.get(rule_id)
-            if not seats or (rule is not None and rule.exclude):
+            product_id, excluded = rule.outcome if rule is not None else (None, False)
+            stale = stale or (product_id, rule_id) != (cur_product, cur_rule)
+            if not seats or excluded:
                 continue
-            if rule is not None:
-                expected[(client_id, rule.product_id)][1] += seats
+            if product_id is not None:
+                expected[(client_id, product_id)][1] += seats
             else:
                 entry = unmapped[(client_id, f"sku:{sku}")]
                 entry[0] += seats
                 entry[1] = name
+    if stale:
+        _remap(Subscription, ids, case, case_params, with_excluded=False, alias="s")
 
     # 4. The billed side: in-force contracts and their lines.
     contracts = defaultdict(list)
@@ -592,48 +578,23 @@ def _differs(a, b):
     return f"({a}) IS DISTINCT FROM ({b})" if connection.vendor == "postgresql" else f"({a}) IS NOT ({b})"
 
 
-def _changed_mappings(sql, params):
-    """Rows (pk, product, rule, excluded) whose stored mapping differs from what the rules say now."""
+def _remap(model, client_ids, case, case_params, *, with_excluded, alias):
+    """Store what the rules say now on the rows whose mapping differs: one UPDATE ... FROM."""
+    table, rules_table = model._meta.db_table, MappingRule._meta.db_table
+    sets = "mapped_product_id = m.product_id, mapping_rule_id = m.rule_id"
+    differs = f"{_differs('t.mapped_product_id', 'm.product_id')} OR {_differs('t.mapping_rule_id', 'm.rule_id')}"
+    if with_excluded:
+        sets += ", excluded = m.excluded"
+        differs += " OR t.excluded <> m.excluded"
+    id_list = ", ".join(["%s"] * len(client_ids))
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        changed = []
-        for pk, product, rule, excluded, cur_product, cur_rule, cur_excluded in cursor.fetchall():
-            excluded = bool(excluded) if excluded is not None else None
-            if (product, rule, excluded) != (
-                cur_product,
-                cur_rule,
-                None if cur_excluded is None else bool(cur_excluded),
-            ):
-                changed.append((pk, product, rule, excluded))
-        return changed
-
-
-def _bulk_set(model, rows, fields, pg_types):
-    """Set ``fields`` of many rows by pk: rows are (pk, *values).
-
-    PostgreSQL: one ``UPDATE ... FROM unnest(arrays)`` per batch (a handful of parameters
-    however many rows); elsewhere Django's ``bulk_update``.
-    """
-    if not rows:
-        return
-    table = model._meta.db_table
-    columns = [
-        model._meta.get_field(name.removesuffix("_id")).column if name.endswith("_id") else name for name in fields
-    ]
-    if connection.vendor == "postgresql":
-        sets = ", ".join(f"{col} = v.{col}" for col in columns)
-        arrays = ", ".join(["%s::bigint[]"] + [f"%s::{typ}[]" for typ in pg_types])
-        sql = f'UPDATE "{table}" AS t SET {sets} FROM unnest({arrays}) AS v(id, {", ".join(columns)}) WHERE t.id = v.id'
-        with connection.cursor() as cursor:
-            for start in range(0, len(rows), 50_000):
-                batch = rows[start : start + 50_000]
-                cursor.execute(sql, [list(col) for col in zip(*batch, strict=True)])
-        return
-    for start in range(0, len(rows), WRITE_BATCH):
-        objs = []
-        for pk, *values in rows[start : start + WRITE_BATCH]:
-            obj = model(pk=pk)
-            for name, value in zip(fields, values, strict=True):
-                setattr(obj, name, value)
-            objs.append(obj)
-        model.objects.bulk_update(objs, list(fields))
+        cursor.execute(
+            f"""UPDATE {table} AS t SET {sets}
+                FROM (SELECT x.id, x.rule_id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END AS product_id,
+                             COALESCE(r.exclude, FALSE) AS excluded
+                      FROM (SELECT {alias}.id, {case} AS rule_id FROM {table} {alias}
+                            WHERE {alias}.client_id IN ({id_list})) x
+                      LEFT JOIN {rules_table} r ON r.id = x.rule_id) AS m
+                WHERE t.id = m.id AND ({differs})""",
+            [*case_params, *client_ids],
+        )
