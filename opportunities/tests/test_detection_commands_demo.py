@@ -67,3 +67,21 @@ def test_the_demo_fills_the_queue_with_every_kind_and_is_idempotent():
     demo.seed()
     assert (Opportunity.objects.count(), DetectionRun.objects.count(), SourceImport.objects.count()) == before
     assert MappingRule.objects.count() == rules
+
+
+def test_the_nightly_detection_is_scheduled_in_the_organisation_time_zone(settings):
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(name="Missed billing: nightly detection")
+    assert task.task == "opportunities.detect_nightly" and task.enabled
+    assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("2", "30", settings.TIME_ZONE)
+
+
+def test_the_nightly_task_runs_detection_over_every_client():
+    from opportunities.tasks import detect_nightly
+
+    DeviceRuleFactory()
+    DeviceFactory()
+    DeviceFactory()
+    run = DetectionRun.objects.get(pk=detect_nightly.apply().get())
+    assert (run.trigger, run.status, run.clients_examined, run.created) == ("nightly", "succeeded", 2, 2)
