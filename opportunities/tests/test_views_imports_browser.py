@@ -2,14 +2,23 @@
 
 import pytest
 
-from opportunities.models import Device
+from billingone.celery import app as celery_app
+from opportunities.models import Device, Opportunity
 
 from .factories import ClientFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_an_admin_imports_devices_through_the_pages(page, login, admin_user, tmp_path, settings):
+@pytest.fixture
+def eager():
+    # The detection the commit queues runs inline (no broker needed, none written to disk).
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+def test_an_admin_imports_devices_through_the_pages(page, login, admin_user, tmp_path, settings, eager):
     settings.MEDIA_ROOT = tmp_path / "media"
     ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
     export = tmp_path / "ninja.csv"
@@ -27,3 +36,4 @@ def test_an_admin_imports_devices_through_the_pages(page, login, admin_user, tmp
     page.get_by_role("button", name="Commit import").click()
     page.get_by_text("Committed", exact=True).wait_for()
     assert list(Device.objects.values_list("hostname", flat=True)) == ["ACME-WS001"]
+    assert Opportunity.objects.get().source_key == "device_type:workstation"  # no rules yet: unmapped
