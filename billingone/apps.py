@@ -13,5 +13,5 @@ class BillingoneConfig(AppConfig):
         if settings.CELERY_BROKER_URL == "filesystem://" and opts:
             import os
 
-            for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+            for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
                 os.makedirs(opts[key], exist_ok=True)

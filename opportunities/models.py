@@ -415,5 +415,78 @@ class OpportunityEvent(models.Model):
         return f"{self.opportunity_id}: {self.get_action_display()}"
 
 
+# --- CSV imports (issue 3) ---------------------------------------------------------------------
+
+
+class ImportSource(models.TextChoices):
+    DEVICES = "devices", "RMM devices"
+    SUBSCRIPTIONS = "subscriptions", "Distributor subscriptions"
+    CONTRACT_LINES = "contract_lines", "Contract lines"
+
+
+class SourceImport(models.Model):
+    """One CSV upload of a source snapshot: who, when, the file, its validation and what it changed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be checked"
+        VALIDATING = "validating", "Checking"
+        INVALID = "invalid", "Has errors"
+        READY = "ready", "Ready to commit"
+        COMMITTING = "committing", "Committing"
+        COMMITTED = "committed", "Committed"
+        FAILED = "failed", "Failed"
+        DISCARDED = "discarded", "Discarded"
+
+    source = models.CharField(max_length=20, choices=ImportSource.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
+    file_name = models.CharField(max_length=255, help_text="The name of the uploaded file.")
+    file_size = models.PositiveBigIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    committed_at = models.DateTimeField(null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0–100, for the progress bar.")
+    rows_total = models.PositiveIntegerField(default=0)
+    count_new = models.PositiveIntegerField(default=0)
+    count_changed = models.PositiveIntegerField(default=0)
+    count_gone = models.PositiveIntegerField(default=0)
+    count_unchanged = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first errors: [{line, message}].")
+    message = models.CharField(max_length=500, blank=True)
+    touched_client_ids = models.JSONField(default=list, blank=True)
+    detection_run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=ImportSource.values),
+                name="import_source_valid",
+                violation_error_message="Unknown import source.",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100),
+                name="import_progress_at_most_100",
+                violation_error_message="Progress is a percentage.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_source_display()} import #{self.pk} ({self.file_name})"
+
+    def get_absolute_url(self):
+        return reverse("opportunities:import_detail", args=[self.pk])
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.VALIDATING, self.Status.COMMITTING)
+
+
 # Queue-side models (issue 4): bulk apply and notifications.
 from .models_queue import BulkApply, BulkApplyItem, Notification  # noqa: E402, F401

@@ -11,7 +11,8 @@ import pytest
 from django.test import Client as HttpClient
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from clients.tests.factories import ClientFactory
+from clients.tests.factories import ClientFactory, ProductFactory
+from opportunities.models import MappingRule, SourceImport
 
 ROLES = ("viewer", "finance", "admin")
 
@@ -45,6 +46,22 @@ ACCESS = {
     ),  # no items chosen: back to select mode
     "opportunities:bulk_progress": Access(ACT, kwargs=lambda objs: {"pk": objs["bulk"].pk}),
     "opportunities:notifications": Access(READ),
+    "opportunities:rules": Access({"viewer": 403, "finance": 403, "admin": 200}),
+    "opportunities:rule_create": Access({"viewer": 403, "finance": 403, "admin": 200}),
+    "opportunities:rule_edit": Access(
+        {"viewer": 403, "finance": 403, "admin": 200}, kwargs=lambda objs: {"pk": objs["rule"].pk}
+    ),
+    "opportunities:rule_delete": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["rule"].pk}),
+    "opportunities:thresholds": Access({"viewer": 403, "finance": 403, "admin": 200}),
+    "opportunities:imports": Access({"viewer": 403, "finance": 403, "admin": 200}),
+    "opportunities:import_upload": Access(POST_ONLY, post_only=True),
+    "opportunities:import_detail": Access(
+        {"viewer": 403, "finance": 403, "admin": 200}, kwargs=lambda objs: {"pk": objs["import"].pk}
+    ),
+    "opportunities:import_commit": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["import"].pk}),
+    "opportunities:import_discard": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["import"].pk}),
+    "opportunities:runs": Access(READ),
+    "opportunities:run_detection": Access(POST_ONLY, post_only=True),
     "opportunities:notification_open": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": 1}),
     "opportunities:notifications_read_all": Access(POST_ONLY, post_only=True),
     "invoices:list": Access(READ),
@@ -76,6 +93,8 @@ def objs(db):
         "opportunity": raise_quantity_opportunity(),
         "bulk": BulkApply.objects.create(idempotency_key="access-walk"),
         "invoice": _invoice(),
+        "rule": MappingRule.objects.create(kind="device", device_type="server", product=ProductFactory()),
+        "import": SourceImport.objects.create(source="devices", file_name="export.csv"),
     }
 
 

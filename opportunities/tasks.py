@@ -1,0 +1,52 @@
+"""Celery tasks for missed billing: thin wrappers that take ids and call a service."""
+
+from celery import shared_task
+from django.contrib.auth import get_user_model
+
+from .models import DetectionRun, SourceImport
+
+
+@shared_task(name="opportunities.detect_nightly")
+def detect_nightly():
+    """The nightly reconciliation of every client (beat: 'Missed billing: nightly detection')."""
+    from .services.detection import run_detection
+
+    return run_detection(trigger=DetectionRun.Trigger.NIGHTLY).pk
+
+
+@shared_task(name="opportunities.detect_clients")
+def detect_clients(client_ids, import_id=None, user_id=None):
+    """Reconcile some clients: those an import touched, or an Admin's on-demand run."""
+    from .services.detection import run_detection
+
+    trigger = DetectionRun.Trigger.IMPORT if import_id else DetectionRun.Trigger.MANUAL
+    actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    run = run_detection(trigger=trigger, client_ids=client_ids or None, actor=actor)
+    if import_id:
+        SourceImport.objects.filter(pk=import_id).update(detection_run=run)
+    return run.pk
+
+
+@shared_task(name="opportunities.detect_all")
+def detect_all(user_id=None):
+    """An Admin's "run detection now" over every client."""
+    from .services.detection import run_detection
+
+    actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    return run_detection(trigger=DetectionRun.Trigger.MANUAL, actor=actor).pk
+
+
+@shared_task(name="opportunities.process_import")
+def process_import(import_id, step, user_id=None):
+    """Check ("validate") or commit ("commit") a large import in the background."""
+    from .services import imports
+
+    imp = SourceImport.objects.filter(pk=import_id).first()
+    if imp is None:
+        return None
+    actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    if step == "commit":
+        imports.commit_import(imp=imp, actor=actor)
+    else:
+        imports.validate_import(imp=imp)
+    return imp.status

@@ -1,0 +1,148 @@
+"""Import pages: upload → preview → commit for Admins; nobody else gets in."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from billingone.celery import app as celery_app
+from opportunities.models import Device, SourceImport
+from opportunities.services import imports as import_services
+
+from .factories import ClientFactory, DeviceFactory
+
+pytestmark = pytest.mark.django_db
+CSV = "device_id,client,hostname,device_type\r\nd-1,RMM-1,WS-1,workstation\r\nd-2,RMM-1,=HYPERLINK(1),server\r\n"
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def acme():
+    return ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
+
+
+def post_file(client, content, source="devices", name="devices.csv"):
+    data = content.encode() if isinstance(content, str) else content
+    return client.post(
+        reverse("opportunities:import_upload"), {"source": source, "file": SimpleUploadedFile(name, data)}
+    )
+
+
+@pytest.mark.parametrize(("who", "status"), [(None, 302), ("viewer", 403), ("finance", 403), ("admin", 200)])
+def test_only_admins_reach_the_imports_page(client, viewer, finance, admin_user, who, status):
+    users = {"viewer": viewer, "finance": finance, "admin": admin_user}
+    if who:
+        client.force_login(users[who])
+    assert client.get(reverse("opportunities:imports")).status_code == status
+
+
+def test_finance_cannot_upload(finance_client, acme):
+    assert post_file(finance_client, CSV).status_code == 403
+    assert not SourceImport.objects.exists()
+
+
+def test_upload_previews_then_commit_replaces_the_devices(admin_client_, admin_user, acme):
+    DeviceFactory(client=acme, device_id="old")
+    response = post_file(admin_client_, CSV)
+    imp = SourceImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == imp.get_absolute_url()
+    page = admin_client_.get(imp.get_absolute_url()).content.decode()
+    assert "Ready to commit" in page and "Commit import" in page
+    assert "2 new, 0 changed, 1 gone" in page
+    assert Device.objects.count() == 1
+    response = admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))
+    assert response.status_code == 302
+    assert sorted(Device.objects.values_list("device_id", flat=True)) == ["d-1", "d-2"]
+    imp.refresh_from_db()
+    assert (imp.status, imp.committed_by, imp.uploaded_by) == ("committed", admin_user, admin_user)
+    listing = admin_client_.get(reverse("opportunities:imports")).content.decode()
+    assert "devices.csv" in listing and "Committed" in listing
+
+
+def test_a_file_with_errors_shows_them_with_line_numbers_and_cannot_be_committed(admin_client_, acme):
+    post_file(admin_client_, CSV + "d-3,Nobody,WS-3,server\r\n")
+    imp = SourceImport.objects.get()
+    page = admin_client_.get(imp.get_absolute_url()).content.decode()
+    assert "Has errors" in page and "unknown client &quot;Nobody&quot;" in page and '<td class="num">4</td>' in page
+    assert "Commit import" not in page
+    admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))
+    assert not Device.objects.exists()
+
+
+def test_a_missing_file_or_source_is_a_400_with_a_message(admin_client_):
+    response = admin_client_.post(reverse("opportunities:import_upload"), {"source": "devices"})
+    assert response.status_code == 400 and "This field is required" in response.content.decode()
+    response = post_file(admin_client_, CSV, source="printers")
+    assert response.status_code == 400
+    assert not SourceImport.objects.exists()
+
+
+def test_a_file_over_the_limit_is_refused(admin_client_, settings):
+    settings.IMPORT_MAX_UPLOAD_BYTES = 20
+    response = post_file(admin_client_, CSV)
+    assert response.status_code == 400 and "the limit is" in response.content.decode()
+
+
+def test_the_uploaded_html_is_escaped(admin_client_, acme):
+    post_file(admin_client_, "device_id,client,hostname,device_type\nd-1,<b>x</b>,WS,server\n")
+    page = admin_client_.get(SourceImport.objects.get().get_absolute_url()).content.decode()
+    assert "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page
+
+
+def test_large_files_are_checked_in_the_background_with_a_progress_fragment(
+    admin_client_, acme, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(import_services, "BACKGROUND_BYTES", 10)
+    post_file(admin_client_, CSV)  # queued: not checked yet
+    imp = SourceImport.objects.get()
+    fragment = admin_client_.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert fragment.lstrip().startswith('<div id="import-status"') and "<progress" in fragment
+    assert 'hx-trigger="every 1s"' in fragment
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))  # not checked: refused
+            imp.refresh_from_db()
+            assert imp.status == "pending"
+            from opportunities.tasks import process_import
+
+            process_import.delay(imp.pk, "validate")
+            admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))
+    finally:
+        celery_app.conf.task_always_eager = False
+    imp.refresh_from_db()
+    assert imp.status == "committed" and Device.objects.count() == 2
+    fragment = admin_client_.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
+    assert "hx-trigger" not in fragment and "Committed" in fragment
+
+
+def test_discard_keeps_the_record_and_changes_nothing(admin_client_, acme):
+    post_file(admin_client_, CSV)
+    imp = SourceImport.objects.get()
+    assert admin_client_.get(reverse("opportunities:import_discard", args=[imp.pk])).status_code == 405
+    admin_client_.post(reverse("opportunities:import_discard", args=[imp.pk]))
+    imp.refresh_from_db()
+    assert imp.status == "discarded" and not Device.objects.exists()
+
+
+def test_the_import_history_pages_as_an_htmx_fragment_in_fixed_queries(admin_client_, acme, django_assert_num_queries):
+    for _ in range(3):
+        post_file(admin_client_, CSV)
+    # session, user, user permissions, group permissions, import count, imports with uploader
+    with django_assert_num_queries(6):
+        response = admin_client_.get(reverse("opportunities:imports"), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert html.lstrip().startswith('<div id="import-table">') and html.count("devices.csv") == 3
+
+
+def test_the_imports_page_runs_a_fixed_number_of_queries(admin_client_, acme, django_assert_num_queries):
+    for _ in range(3):
+        post_file(admin_client_, CSV)
+    # session, user, user permissions, group permissions, import count, imports with uploader,
+    # devices held, subscriptions held, imported contract lines held
+    with django_assert_num_queries(9):
+        response = admin_client_.get(reverse("opportunities:imports"))
+    assert "Now held: 0 devices" in response.content.decode()

@@ -1,0 +1,39 @@
+"""In a real browser: an Admin uploads an RMM export, reads the preview, commits it."""
+
+import pytest
+
+from billingone.celery import app as celery_app
+from opportunities.models import Device, Opportunity
+
+from .factories import ClientFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture
+def eager():
+    # The detection the commit queues runs inline (no broker needed, none written to disk).
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = False
+
+
+def test_an_admin_imports_devices_through_the_pages(page, login, admin_user, tmp_path, settings, eager):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
+    export = tmp_path / "ninja.csv"
+    export.write_bytes(
+        "\ufeffDevice ID,Organization,Hostname,Device Type,OS,Last Contact\r\n"
+        "d-1,Acme Ltd,ACME-WS001,Workstation,Windows 11 Pro,2026-11-20T10:00:00Z\r\n".encode()
+    )
+    login(page, "ada", "pw-ada")
+    page.get_by_role("link", name="Imports").click()
+    page.select_option("#id_source", "devices")
+    page.set_input_files("#id_file", str(export))
+    page.get_by_role("button", name="Upload and check").click()
+    page.get_by_text("Ready to commit").wait_for()
+    assert "1 new, 0 changed, 0 gone" in page.content()
+    page.get_by_role("button", name="Commit import").click()
+    page.get_by_text("Committed", exact=True).wait_for()
+    assert list(Device.objects.values_list("hostname", flat=True)) == ["ACME-WS001"]
+    assert Opportunity.objects.get().source_key == "device_type:workstation"  # no rules yet: unmapped

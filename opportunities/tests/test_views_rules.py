@@ -1,0 +1,161 @@
+"""Mapping rules, thresholds and detection-run pages: who may see and do what, and what they show."""
+
+from decimal import Decimal
+
+import pytest
+from django.urls import reverse
+
+from billingone.celery import app as celery_app
+from opportunities.models import DetectionRun, DetectionSettings, MappingRule
+from opportunities.services.detection import run_detection
+
+from .factories import ClientFactory, DeviceFactory, DeviceRuleFactory, ProductFactory, SubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("opportunities:rules", {None: 302, "vera": 403, "fran": 403, "ada": 200}),
+        ("opportunities:rule_create", {None: 302, "vera": 403, "fran": 403, "ada": 200}),
+        ("opportunities:thresholds", {None: 302, "vera": 403, "fran": 403, "ada": 200}),
+        ("opportunities:runs", {None: 302, "vera": 200, "fran": 200, "ada": 200}),
+    ],
+)
+def test_each_role_gets_what_the_spec_allows(client, viewer, finance, admin_user, name, expected):
+    users = {"vera": viewer, "fran": finance, "ada": admin_user}
+    for who, status in expected.items():
+        client.logout()
+        if who:
+            client.force_login(users[who])
+        assert client.get(reverse(name)).status_code == status, who
+
+
+def test_the_rules_page_shows_match_counts_and_unmapped_items_in_fixed_queries(
+    admin_client_, django_assert_num_queries
+):
+    acme = ClientFactory(name="Acme Ltd")
+    ws = ProductFactory(name="Managed workstation")
+    DeviceRuleFactory(product=ws)
+    for _ in range(3):
+        DeviceFactory(client=acme)
+    DeviceFactory(client=acme, device_type="server")
+    SubscriptionFactory(client=acme, vendor_sku="MYSTERY-1", product_name="Mystery licence", quantity=4)
+    run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    DetectionSettings.current()
+    # session, user, user permissions, group permissions, rules with client/products, device counts,
+    # subscription counts, unmapped devices, unmapped subscriptions, thresholds
+    # (no migration rules here, so no query for the lines they match)
+    with django_assert_num_queries(10):
+        response = admin_client_.get(reverse("opportunities:rules"))
+    html = response.content.decode()
+    assert "Managed workstation" in html
+    assert '<td class="num">3</td>' in html
+    assert "server devices" in html and "MYSTERY-1" in html
+    assert "?kind=subscription&amp;vendor_sku=MYSTERY-1" in html
+
+
+def test_create_rule_from_an_unmapped_item_is_prefilled(admin_client_):
+    response = admin_client_.get(reverse("opportunities:rule_create") + "?kind=device&device_type=server")
+    form = response.context["form"]
+    assert form.initial == {"kind": "device", "device_type": "server"}
+
+
+def test_an_admin_creates_a_rule_and_bad_input_is_refused_with_a_message(admin_client_, admin_user):
+    product = ProductFactory()
+    url = reverse("opportunities:rule_create")
+    response = admin_client_.post(url, {"kind": "subscription", "priority": 100, "active": "on"})
+    assert response.status_code == 200
+    assert "A subscription rule needs the distributor SKU." in response.content.decode()
+    assert not MappingRule.objects.exists()
+    response = admin_client_.post(
+        url, {"kind": "subscription", "priority": 100, "vendor_sku": " cfq7 ", "product": product.pk, "active": "on"}
+    )
+    assert response.status_code == 302
+    rule = MappingRule.objects.get()
+    assert (rule.vendor_sku, rule.product, rule.created_by) == ("CFQ7", product, admin_user)
+
+
+def test_an_admin_edits_and_deletes_a_rule_delete_is_post_only(admin_client_):
+    rule = DeviceRuleFactory()
+    edit = reverse("opportunities:rule_edit", args=[rule.pk])
+    data = {"kind": "device", "device_type": "server", "priority": 5, "product": rule.product_id, "active": "on"}
+    assert admin_client_.post(edit, data).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.device_type, rule.priority) == ("server", 5)
+    delete = reverse("opportunities:rule_delete", args=[rule.pk])
+    assert admin_client_.get(delete).status_code == 405
+    assert admin_client_.post(delete).status_code == 302
+    assert not MappingRule.objects.exists()
+    assert admin_client_.post(reverse("opportunities:rule_edit", args=[999])).status_code == 404
+
+
+def test_finance_cannot_change_rules(finance_client):
+    rule = DeviceRuleFactory()
+    assert finance_client.post(reverse("opportunities:rule_delete", args=[rule.pk])).status_code == 403
+    assert MappingRule.objects.exists()
+
+
+def test_thresholds_are_saved_and_bad_ones_refused(admin_client_):
+    url = reverse("opportunities:thresholds")
+    response = admin_client_.post(url, {"high_threshold": "50", "medium_threshold": "100"})
+    assert response.status_code == 400
+    assert "at least the medium threshold" in response.content.decode()
+    assert admin_client_.post(url, {"high_threshold": "abc", "medium_threshold": "1"}).status_code == 400
+    assert admin_client_.post(url, {"high_threshold": "800", "medium_threshold": "200"}).status_code == 302
+    assert DetectionSettings.current().high_threshold == Decimal("800.00")
+
+
+def test_the_runs_page_warns_when_a_run_examined_nothing(viewer_client, django_assert_num_queries):
+    run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    # session, user, user permissions, group permissions, run count, runs with who triggered them
+    with django_assert_num_queries(6):
+        response = viewer_client.get(reverse("opportunities:runs"))
+    html = response.content.decode()
+    assert "Examined nothing" in html
+    assert "Run detection now" not in html
+
+
+def test_the_runs_table_is_a_fragment_for_htmx(viewer_client):
+    response = viewer_client.get(reverse("opportunities:runs"), HTTP_HX_REQUEST="true")
+    assert response.content.decode().lstrip().startswith('<div id="run-table">')
+
+
+def test_an_admin_runs_detection_now(admin_client_, django_capture_on_commit_callbacks):
+    celery_app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = admin_client_.post(reverse("opportunities:run_detection"))
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert response.status_code == 302
+    run = DetectionRun.objects.get()
+    assert (run.trigger, run.status) == ("manual", "succeeded")
+
+
+def test_a_viewer_cannot_start_a_run(viewer_client):
+    assert viewer_client.post(reverse("opportunities:run_detection")).status_code == 403
+    assert viewer_client.get(reverse("opportunities:run_detection")).status_code == 405
+    assert not DetectionRun.objects.exists()
+
+
+def test_admins_see_the_admin_nav_links_and_viewers_do_not(admin_client_, client, viewer):
+    html = admin_client_.get(reverse("opportunities:runs")).content.decode()
+    assert reverse("opportunities:rules") in html and reverse("opportunities:imports") in html
+    client.force_login(viewer)
+    html = client.get(reverse("opportunities:runs")).content.decode()
+    assert reverse("opportunities:rules") not in html and reverse("opportunities:imports") not in html
+
+
+def test_the_last_run_include_never_reads_as_a_clean_bill_of_health(rf, viewer):
+    from django.template.loader import render_to_string
+
+    request = rf.get("/")
+    request.user = viewer
+    empty = run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    assert "examined nothing" in render_to_string("opportunities/runs_latest.html", {"run": empty}, request=request)
+    DeviceFactory()
+    run = run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    html = render_to_string("opportunities/runs_latest.html", {"run": run}, request=request)
+    assert "1 devices" in html and "examined nothing" not in html

@@ -1,0 +1,105 @@
+"""Mapping rules (Admin): the rule list with match counts, unmapped items, rule edits, thresholds."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.db.models import Count, Sum
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from clients.dates import org_today
+from clients.models import ContractLine
+
+from ..forms_detection import MappingRuleForm, ThresholdsForm
+from ..models import DetectionSettings, Device, MappingRule, RuleKind, Subscription, SubscriptionStatus
+from ..services import rules as rule_services
+
+UNMAPPED_SHOWN = 50
+PREFILL = ("kind", "client", "device_type", "hostname_pattern", "vendor_sku", "note")
+
+
+def _unmapped():
+    devices = list(
+        Device.objects.filter(mapped_product__isnull=True, excluded=False)
+        .values("client_id", "client__name", "device_type")
+        .annotate(n=Count("id"))
+        .order_by("-n", "client__name", "device_type")[:UNMAPPED_SHOWN]
+    )
+    subscriptions = list(
+        Subscription.objects.filter(mapped_product__isnull=True, mapping_rule__isnull=True)
+        .filter(status=SubscriptionStatus.ACTIVE, quantity__gt=0)
+        .values("client_id", "client__name", "vendor_sku", "product_name")
+        .annotate(seats=Sum("quantity"))
+        .order_by("-seats", "client__name", "vendor_sku")[:UNMAPPED_SHOWN]
+    )
+    return devices, subscriptions
+
+
+@permission_required("opportunities.change_mappingrule", raise_exception=True)
+def rule_list(request):
+    rules = list(MappingRule.objects.select_related("client", "product", "from_product"))
+    counts = rule_services.rule_match_counts(rules)
+    migration_from = [r.from_product_id for r in rules if r.kind == RuleKind.MIGRATION]
+    lines = dict(
+        ContractLine.objects.in_force(org_today())
+        .filter(product_id__in=migration_from)
+        .values_list("product_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for rule in rules:
+        rule.matches = lines.get(rule.from_product_id, 0) if rule.kind == RuleKind.MIGRATION else counts[rule.pk]
+    unmapped_devices, unmapped_subscriptions = _unmapped()
+    context = {
+        "rules": rules,
+        "unmapped_devices": unmapped_devices,
+        "unmapped_subscriptions": unmapped_subscriptions,
+        "thresholds": DetectionSettings.current(),
+    }
+    return render(request, "opportunities/rules_list.html", context)
+
+
+@permission_required("opportunities.add_mappingrule", raise_exception=True)
+def rule_create(request):
+    if request.method == "POST":
+        form = MappingRuleForm(request.POST)
+        if form.is_valid():
+            rule = rule_services.save_rule(rule=form.instance, actor=request.user)
+            messages.success(request, f"Rule #{rule.pk} saved. The next detection run applies it.")
+            return redirect("opportunities:rules")
+    else:
+        initial = {name: request.GET[name] for name in PREFILL if request.GET.get(name)}
+        form = MappingRuleForm(initial=initial)
+    return render(request, "opportunities/rules_form.html", {"form": form, "rule": None})
+
+
+@permission_required("opportunities.change_mappingrule", raise_exception=True)
+def rule_edit(request, pk: int):
+    rule = get_object_or_404(MappingRule, pk=pk)
+    form = MappingRuleForm(request.POST or None, instance=rule)
+    if request.method == "POST" and form.is_valid():
+        rule_services.save_rule(rule=form.instance, actor=request.user)
+        messages.success(request, f"Rule #{rule.pk} saved. The next detection run applies it.")
+        return redirect("opportunities:rules")
+    return render(request, "opportunities/rules_form.html", {"form": form, "rule": rule})
+
+
+@require_POST
+@permission_required("opportunities.delete_mappingrule", raise_exception=True)
+def rule_delete(request, pk: int):
+    rule = get_object_or_404(MappingRule, pk=pk)
+    rule_services.delete_rule(rule=rule)
+    messages.success(request, f"Rule #{pk} deleted. The next detection run re-maps what it matched.")
+    return redirect("opportunities:rules")
+
+
+@permission_required("opportunities.change_detectionsettings", raise_exception=True)
+def thresholds(request):
+    current = DetectionSettings.current()
+    form = ThresholdsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        saved = form.save(commit=False)
+        saved.updated_by = request.user
+        saved.save()
+        messages.success(request, "Severity thresholds saved. The next detection run re-grades every item.")
+        return redirect("opportunities:rules")
+    return render(request, "opportunities/rules_thresholds.html", {"form": form}, status=400 if form.errors else 200)
