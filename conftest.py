@@ -161,3 +161,15 @@ def browser_login(pg, username, password):
 @pytest.fixture
 def login():
     return browser_login
+
+
+@pytest.fixture
+def celery_eager():
+    """Run Celery tasks inline for this test. Sets the live app's conf: once the app has
+    read Django's settings, changing settings.CELERY_TASK_ALWAYS_EAGER no longer reaches it."""
+    from billingone.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = saved

@@ -108,3 +108,7 @@ def seed(stdout=None):
                 f"missed billing: {run.devices_examined} devices, {run.subscriptions_examined} subscriptions, "
                 f"{run.lines_examined} lines examined; {run.created} opportunities found"
             )
+    # A few items in each queue state, so every tab of the demo has something in it.
+    from .demo_states import seed as seed_states
+
+    seed_states(stdout=stdout)

@@ -129,8 +129,7 @@ def test_apply_with_confirm(page, login, finance, items):
     assert opp.plan_line.quantity == 15
 
 
-def test_bulk_apply_with_live_progress_and_a_disabled_incompatible_item(page, login, finance, items, settings):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+def test_bulk_apply_with_live_progress_and_a_disabled_incompatible_item(page, login, finance, items, celery_eager):
     login(page, "fran", "pw-fran")
     page.goto("/missed-billing/?tab=ready")
     page.get_by_test_id("select-mode").click()

@@ -70,9 +70,8 @@ def _start(ids, key="k1", actor=None, capture=None):
 
 
 def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
-    finance, product, django_capture_on_commit_callbacks, settings
+    finance, product, django_capture_on_commit_callbacks, celery_eager
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(3)]
     ContractLine.objects.filter(pk=items[1].plan_line_id).update(quantity=11)  # changed since detection
     with django_capture_on_commit_callbacks(execute=True):

@@ -3,7 +3,6 @@
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from billingone.celery import app as celery_app
 from clients.models import ContractChange, ContractLine
 from opportunities.models import Device, Opportunity, SourceImport, Subscription
 from opportunities.services.imports import ImportRejectedError, commit_import, create_import, validate_import
@@ -28,10 +27,9 @@ def media(settings, tmp_path):
 
 
 @pytest.fixture
-def eager():
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+def eager(celery_eager):
+    # The detection a commit queues runs inline (no broker needed, none written to disk).
+    return celery_eager
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from billingone.celery import app as celery_app
 from opportunities.models import Device, SourceImport
 from opportunities.services import imports as import_services
 
@@ -93,7 +92,7 @@ def test_the_uploaded_html_is_escaped(admin_client_, acme):
 
 
 def test_large_files_are_checked_in_the_background_with_a_progress_fragment(
-    admin_client_, acme, monkeypatch, django_capture_on_commit_callbacks
+    admin_client_, acme, monkeypatch, django_capture_on_commit_callbacks, celery_eager
 ):
     monkeypatch.setattr(import_services, "BACKGROUND_BYTES", 10)
     post_file(admin_client_, CSV)  # queued: not checked yet
@@ -101,18 +100,15 @@ def test_large_files_are_checked_in_the_background_with_a_progress_fragment(
     fragment = admin_client_.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
     assert fragment.lstrip().startswith('<div id="import-status"') and "<progress" in fragment
     assert 'hx-trigger="every 1s"' in fragment
-    celery_app.conf.task_always_eager = True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))  # not checked: refused
-            imp.refresh_from_db()
-            assert imp.status == "pending"
-            from opportunities.tasks import process_import
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))  # not checked: refused
+        imp.refresh_from_db()
+        assert imp.status == "pending"
+        from opportunities.tasks import process_import
 
-            process_import.delay(imp.pk, "validate")
-            admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))
-    finally:
-        celery_app.conf.task_always_eager = False
+        process_import.delay(imp.pk, "validate")
+        admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))
+    assert celery_eager.conf.task_always_eager
     imp.refresh_from_db()
     assert imp.status == "committed" and Device.objects.count() == 2
     fragment = admin_client_.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
@@ -142,7 +138,7 @@ def test_the_imports_page_runs_a_fixed_number_of_queries(admin_client_, acme, dj
     for _ in range(3):
         post_file(admin_client_, CSV)
     # session, user, user permissions, group permissions, import count, imports with uploader,
-    # devices held, subscriptions held, imported contract lines held
-    with django_assert_num_queries(9):
+    # devices held, subscriptions held, imported contract lines held, the header bell's unread count
+    with django_assert_num_queries(10):
         response = admin_client_.get(reverse("opportunities:imports"))
     assert "Now held: 0 devices" in response.content.decode()

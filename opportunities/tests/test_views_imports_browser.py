@@ -2,7 +2,6 @@
 
 import pytest
 
-from billingone.celery import app as celery_app
 from opportunities.models import Device, Opportunity
 
 from .factories import ClientFactory
@@ -11,11 +10,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, seria
 
 
 @pytest.fixture
-def eager():
-    # The detection the commit queues runs inline (no broker needed, none written to disk).
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = False
+def eager(celery_eager):
+    # The detection a commit queues runs inline (no broker needed, none written to disk).
+    return celery_eager
 
 
 def test_an_admin_imports_devices_through_the_pages(page, login, admin_user, tmp_path, settings, eager):

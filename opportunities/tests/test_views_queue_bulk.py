@@ -47,9 +47,8 @@ def test_viewer_has_no_select_mode_and_cannot_preview(viewer_client, ready_items
 
 
 def test_preview_then_confirm_twice_is_one_bulk_apply(
-    finance_client, ready_items, django_capture_on_commit_callbacks, settings
+    finance_client, ready_items, django_capture_on_commit_callbacks, celery_eager
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     same, other = ready_items
     ids = [same[0].pk, same[1].pk, other.pk]
     preview = finance_client.get("/missed-billing/bulk/", {"ids": ids})

@@ -5,7 +5,6 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billingone.celery import app as celery_app
 from opportunities.models import DetectionRun, DetectionSettings, MappingRule
 from opportunities.services.detection import run_detection
 
@@ -46,8 +45,8 @@ def test_the_rules_page_shows_match_counts_and_unmapped_items_in_fixed_queries(
     DetectionSettings.current()
     # session, user, user permissions, group permissions, rules with client/products, device counts,
     # subscription counts, unmapped devices, unmapped subscriptions, thresholds
-    # (no migration rules here, so no query for the lines they match)
-    with django_assert_num_queries(10):
+    # (no migration rules here, so no query for the lines they match), the header bell's unread count
+    with django_assert_num_queries(11):
         response = admin_client_.get(reverse("opportunities:rules"))
     html = response.content.decode()
     assert "Managed workstation" in html
@@ -109,8 +108,9 @@ def test_thresholds_are_saved_and_bad_ones_refused(admin_client_):
 
 def test_the_runs_page_warns_when_a_run_examined_nothing(viewer_client, django_assert_num_queries):
     run_detection(trigger=DetectionRun.Trigger.COMMAND)
-    # session, user, user permissions, group permissions, run count, runs with who triggered them
-    with django_assert_num_queries(6):
+    # session, user, user permissions, group permissions, run count, runs with who triggered them,
+    # the header bell's unread count
+    with django_assert_num_queries(7):
         response = viewer_client.get(reverse("opportunities:runs"))
     html = response.content.decode()
     assert "Examined nothing" in html
@@ -122,13 +122,9 @@ def test_the_runs_table_is_a_fragment_for_htmx(viewer_client):
     assert response.content.decode().lstrip().startswith('<div id="run-table">')
 
 
-def test_an_admin_runs_detection_now(admin_client_, django_capture_on_commit_callbacks):
-    celery_app.conf.task_always_eager = True
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            response = admin_client_.post(reverse("opportunities:run_detection"))
-    finally:
-        celery_app.conf.task_always_eager = False
+def test_an_admin_runs_detection_now(admin_client_, django_capture_on_commit_callbacks, celery_eager):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(reverse("opportunities:run_detection"))
     assert response.status_code == 302
     run = DetectionRun.objects.get()
     assert (run.trigger, run.status) == ("manual", "succeeded")
@@ -148,14 +144,12 @@ def test_admins_see_the_admin_nav_links_and_viewers_do_not(admin_client_, client
     assert reverse("opportunities:rules") not in html and reverse("opportunities:imports") not in html
 
 
-def test_the_last_run_include_never_reads_as_a_clean_bill_of_health(rf, viewer):
-    from django.template.loader import render_to_string
-
-    request = rf.get("/")
-    request.user = viewer
-    empty = run_detection(trigger=DetectionRun.Trigger.COMMAND)
-    assert "examined nothing" in render_to_string("opportunities/runs_latest.html", {"run": empty}, request=request)
+def test_the_queue_never_shows_a_run_that_examined_nothing_as_a_clean_bill_of_health(viewer_client):
+    run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    html = viewer_client.get(reverse("opportunities:queue")).content.decode()
+    assert "No data was examined" in html
     DeviceFactory()
-    run = run_detection(trigger=DetectionRun.Trigger.COMMAND)
-    html = render_to_string("opportunities/runs_latest.html", {"run": run}, request=request)
-    assert "1 devices" in html and "examined nothing" not in html
+    run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    html = viewer_client.get(reverse("opportunities:queue")).content.decode()
+    assert "examined 1 devices" in html and "No data was examined" not in html
+    assert reverse("opportunities:runs") in html
