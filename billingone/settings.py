@@ -142,6 +142,10 @@ vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@billingone.localhost")
 # Where e-mailed links point (notifications link to an item's page).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Missed-billing queue: tab counts cached between writes (every writer resets them), and the
+# database connections one bulk apply uses side by side on PostgreSQL.
+QUEUE_COUNTS_CACHE_SECONDS = env.int("QUEUE_COUNTS_CACHE_SECONDS", default=30)
+BULK_APPLY_THREADS = env.int("BULK_APPLY_THREADS", default=4)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Security: strict by default outside DEBUG; `manage.py check --deploy` is clean

@@ -22,26 +22,42 @@ class DeviceType(models.TextChoices):
 class Device(models.Model):
     """One device from the latest RMM export (the snapshot is replaced by each import)."""
 
-    device_id = models.CharField("device id", max_length=100, unique=True)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="devices")
+    device_id = models.CharField("device id", max_length=100)
+    # Indexes are kept to what the queries need: each one costs on a million-row import.
+    # (client, mapped_product) serves lookups by client; the derived mapping columns carry
+    # no database constraint (detection rewrites them; Django still applies SET_NULL).
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="devices", db_index=False)
     hostname = models.CharField(max_length=255)
     device_type = models.CharField(max_length=20, choices=DeviceType.choices)
     os = models.CharField("OS", max_length=200, blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
     # Set by detection (set-based UPDATE): which product this device bills as, and why.
-    mapped_product = models.ForeignKey(Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    mapping_rule = models.ForeignKey("MappingRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    mapped_product = models.ForeignKey(
+        Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
+    mapping_rule = models.ForeignKey(
+        "MappingRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
     excluded = models.BooleanField(default=False, help_text="Left out of billing by an exclusion rule.")
 
     class Meta:
         ordering = ["client", "hostname"]
         indexes = [models.Index(fields=["client", "mapped_product"], name="device_client_product_idx")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["device_id"], name="device_unique_device_id", violation_error_message="Device ids are unique."
+            ),
             models.CheckConstraint(
                 condition=Q(device_type__in=DeviceType.values),
                 name="device_type_valid",
                 violation_error_message="Unknown device type.",
-            )
+            ),
         ]
 
     def __str__(self):
@@ -58,25 +74,40 @@ class SubscriptionStatus(models.TextChoices):
 class Subscription(models.Model):
     """One licence subscription from the latest distributor export (Pax8-style)."""
 
-    subscription_id = models.CharField("subscription id", max_length=100, unique=True)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="subscriptions")
+    subscription_id = models.CharField("subscription id", max_length=100)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="subscriptions", db_index=False)
     vendor_sku = models.CharField("vendor SKU", max_length=100)
     product_name = models.CharField(max_length=255)
     quantity = models.IntegerField()
     status = models.CharField(max_length=20, choices=SubscriptionStatus.choices, default=SubscriptionStatus.ACTIVE)
     term = models.CharField(max_length=40, blank=True, help_text="e.g. monthly, annual")
-    mapped_product = models.ForeignKey(Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    mapping_rule = models.ForeignKey("MappingRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    mapped_product = models.ForeignKey(
+        Product, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
+    mapping_rule = models.ForeignKey(
+        "MappingRule",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
 
     class Meta:
         ordering = ["client", "product_name"]
         indexes = [models.Index(fields=["client", "mapped_product"], name="subscr_client_product_idx")]
         constraints = [
+            models.UniqueConstraint(
+                fields=["subscription_id"],
+                name="subscription_unique_id",
+                violation_error_message="Subscription ids are unique.",
+            ),
             models.CheckConstraint(
                 condition=Q(quantity__gte=0),
                 name="subscription_quantity_not_negative",
                 violation_error_message="Quantity cannot be negative.",
-            )
+            ),
         ]
 
     def __str__(self):
