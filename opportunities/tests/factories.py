@@ -5,44 +5,26 @@ from decimal import Decimal
 
 import factory
 
-from clients.models import Client, Contract, ContractLine, Product, ProductCategory
+from clients.models import ProductCategory
+from clients.tests import factories as base
 from opportunities.models import Device, DeviceType, MappingRule, RuleKind, Subscription
 
 
-class ClientFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Client
-
+class ClientFactory(base.ClientFactory):
     name = factory.Sequence(lambda n: f"Client {n:03d}")
-    psa_id = factory.Sequence(lambda n: f"PSA-{n}")
-    rmm_id = factory.Sequence(lambda n: f"RMM-{n}")
-    distributor_id = factory.Sequence(lambda n: f"PAX-{n}")
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
-    sku = factory.Sequence(lambda n: f"SKU-{n}")
-    name = factory.Sequence(lambda n: f"Product {n}")
+class ProductFactory(base.ProductFactory):
     unit_price = Decimal("10.00")
-    category = ProductCategory.MANAGED_DEVICE
 
 
-class ContractFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Contract
-
+class ContractFactory(base.ContractFactory):
     client = factory.SubFactory(ClientFactory)
-    number = factory.Sequence(lambda n: f"AGR-{n}")
     name = "Managed services"
     start_date = dt.date(2024, 1, 1)
 
 
-class ContractLineFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ContractLine
-
+class ContractLineFactory(base.ContractLineFactory):
     contract = factory.SubFactory(ContractFactory)
     product = factory.SubFactory(ProductFactory)
     quantity = 1

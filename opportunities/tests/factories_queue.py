@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import factory
 
-from clients.models import Client, Contract, ContractLine, Product, ProductCategory
+from clients.tests import factories as base
 from opportunities.models import (
     SEVERITY_RANK,
     DetectionRun,
@@ -17,40 +17,25 @@ from opportunities.models import (
 )
 
 
-class ClientFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Client
-
-    name = factory.Sequence(lambda n: f"Client {n:04d} Ltd")
+class ClientFactory(base.ClientFactory):
+    psa_id = rmm_id = distributor_id = ""
 
 
-class ProductFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Product
-
+class ProductFactory(base.ProductFactory):
     sku = factory.Sequence(lambda n: f"SKU-{n:04d}")
-    name = factory.Sequence(lambda n: f"Product {n:04d}")
     unit_price = Decimal("25.00")
-    category = ProductCategory.MANAGED_DEVICE
 
 
-class ContractFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Contract
-
+class ContractFactory(base.ContractFactory):
     client = factory.SubFactory(ClientFactory)
     number = factory.Sequence(lambda n: f"C-{n:05d}")
     name = "Managed services"
     start_date = dt.date(2020, 1, 1)
 
 
-class ContractLineFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = ContractLine
-
+class ContractLineFactory(base.ContractLineFactory):
     contract = factory.SubFactory(ContractFactory)
     product = factory.SubFactory(ProductFactory)
-    quantity = 10
     unit_price = Decimal("25.00")
 
 
