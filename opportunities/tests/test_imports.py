@@ -110,6 +110,18 @@ def test_row_errors_name_their_lines_and_nothing_changes(acme):
     assert list(Device.objects.values_list("device_id", flat=True)) == ["keep-me"]
 
 
+def test_an_impossible_calendar_date_is_a_row_error_not_a_crash(acme):
+    content = (
+        DEVICES_HEADER + "d-1,RMM-1,WS-1,server,,2026-11-20T09:00:00Z\r\nd-2,RMM-1,WS-2,server,,2026-02-30 10:00\r\n"
+    )
+    imp = commit_import(imp=upload("devices", content))
+    assert imp.status == SourceImport.Status.INVALID
+    assert [(e["line"], e["message"]) for e in imp.errors] == [
+        (3, 'last seen "2026-02-30 10:00" is not a date and time')
+    ]
+    assert not Device.objects.exists()
+
+
 def test_a_bad_quantity_in_a_subscription_file_is_reported(acme):
     content = "subscription_id,client,vendor_sku,product_name,quantity,status\ns-1,PAX-1,SKU1,Thing,ten,active\n"
     imp = validate_import(imp=upload("subscriptions", content))
