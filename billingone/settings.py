@@ -146,6 +146,8 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # database connections one bulk apply uses side by side on PostgreSQL.
 QUEUE_COUNTS_CACHE_SECONDS = env.int("QUEUE_COUNTS_CACHE_SECONDS", default=30)
 BULK_APPLY_THREADS = env.int("BULK_APPLY_THREADS", default=4)
+# Detection runs take their chunks of clients on this many connections (PostgreSQL).
+DETECTION_THREADS = env.int("DETECTION_THREADS", default=2)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Security: strict by default outside DEBUG; `manage.py check --deploy` is clean

@@ -14,9 +14,11 @@ Identity of an opportunity: (client, kind, source_key) — see the model.
 import datetime as dt
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -95,6 +97,13 @@ class Totals:
     created_ids: list = field(default_factory=list)
     reopened_ids: list = field(default_factory=list)
 
+    def add(self, other: "Totals"):
+        """Fold a chunk's totals into the run's."""
+        for name in ("clients", "devices", "subscriptions", "lines", "created", "updated", "resolved", "unchanged"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.created_ids += other.created_ids
+        self.reopened_ids += other.reopened_ids
+
 
 def severity_for(impact: Decimal, thresholds: DetectionSettings) -> str:
     if impact >= Decimal(str(thresholds.high_threshold)):
@@ -132,12 +141,20 @@ def run_detection(*, trigger: str, client_ids=None, actor=None, today: dt.date |
         if client_ids:
             ids_qs = ids_qs.filter(pk__in=client_ids)
         all_ids = list(ids_qs)
-        for start in range(0, len(all_ids), CHUNK_SIZE):
-            chunk = all_ids[start : start + CHUNK_SIZE]
-            with transaction.atomic():
-                _detect_chunk(
-                    chunk, run=run, rules=rules, products=products, thresholds=thresholds, today=today, totals=totals
-                )
+        chunks = [all_ids[start : start + CHUNK_SIZE] for start in range(0, len(all_ids), CHUNK_SIZE)]
+        context = {"run": run, "rules": rules, "products": products, "thresholds": thresholds, "today": today}
+        threads = _threads(len(chunks))
+        if threads == 1:
+            for chunk in chunks:
+                _run_chunk(chunk, context, totals)
+        else:
+            # Chunks are independent (each its own transaction over its own clients), so on
+            # PostgreSQL a few connections take them side by side.
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                for chunk_totals in pool.map(
+                    lambda chunk: _run_chunk(chunk, context, Totals(), own_connection=True), chunks
+                ):
+                    totals.add(chunk_totals)
     except Exception as exc:
         DetectionRun.objects.filter(pk=run.pk).update(
             status=DetectionRun.Status.FAILED,
@@ -158,6 +175,23 @@ def run_detection(*, trigger: str, client_ids=None, actor=None, today: dt.date |
             sender=DetectionRun, run=run, created_ids=totals.created_ids, reopened_ids=totals.reopened_ids
         )
     return run
+
+
+def _threads(chunks: int) -> int:
+    """Connections for a run: settings.DETECTION_THREADS on PostgreSQL outside a transaction, else 1."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block or chunks < 2:
+        return 1  # SQLite has one writer; inside a transaction other connections would not see its rows
+    return max(1, min(chunks, int(getattr(settings, "DETECTION_THREADS", 2))))
+
+
+def _run_chunk(chunk, context, totals, *, own_connection=False):
+    try:
+        with transaction.atomic():
+            _detect_chunk(chunk, totals=totals, **context)
+        return totals
+    finally:
+        if own_connection:
+            connection.close()
 
 
 def _count_fields(totals: Totals) -> dict:

@@ -329,3 +329,22 @@ def test_the_number_of_queries_does_not_grow_with_devices_or_clients(ws):
 def test_a_run_that_examined_nothing_says_so():
     run = detect()
     assert run.status == "succeeded" and not run.examined_anything
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_chunks_shared_between_connections_find_every_client_once(monkeypatch, ws):
+    from opportunities.services import detection
+
+    monkeypatch.setattr(detection, "CHUNK_SIZE", 2)
+    DeviceRuleFactory(product=ws)
+    clients = [ClientFactory() for _ in range(7)]
+    for client in clients:
+        ContractFactory(client=client)
+        devices(client, 3)
+    assert detection._threads(4) == 2  # outside a transaction, on PostgreSQL: side by side
+    run = detect()
+    assert (run.clients_examined, run.devices_examined, run.created) == (7, 21, 7)
+    assert sorted(Opportunity.objects.values_list("client_id", flat=True)) == sorted(c.pk for c in clients)
+    again = detect()
+    assert (again.created, again.updated, again.resolved, again.unchanged) == (0, 0, 0, 7)
