@@ -23,10 +23,13 @@ class Device(models.Model):
     """One device from the latest RMM export (the snapshot is replaced by each import)."""
 
     device_id = models.CharField("device id", max_length=100)
-    # Indexes are kept to what the queries need: each one costs on a million-row import.
-    # (client, mapped_product) serves lookups by client; the derived mapping columns carry
-    # no database constraint (detection rewrites them; Django still applies SET_NULL).
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="devices", db_index=False)
+    # Snapshot tables are rewritten by million-row imports, so they carry only what queries need:
+    # (client, mapped_product) serves lookups by client, and no foreign-key constraint checks each
+    # row at commit (it doubled an import). The import resolves every client itself and holds a
+    # key-share lock on them while it writes; Django still cascades deletes and SET_NULLs.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="devices", db_index=False, db_constraint=False
+    )
     hostname = models.CharField(max_length=255)
     device_type = models.CharField(max_length=20, choices=DeviceType.choices)
     os = models.CharField("OS", max_length=200, blank=True)
@@ -75,7 +78,9 @@ class Subscription(models.Model):
     """One licence subscription from the latest distributor export (Pax8-style)."""
 
     subscription_id = models.CharField("subscription id", max_length=100)
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="subscriptions", db_index=False)
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, related_name="subscriptions", db_index=False, db_constraint=False
+    )
     vendor_sku = models.CharField("vendor SKU", max_length=100)
     product_name = models.CharField(max_length=255)
     quantity = models.IntegerField()

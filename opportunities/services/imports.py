@@ -722,6 +722,17 @@ def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
         if not commit:
             return
         _report_progress(imp, 0.85)
+        # The snapshot tables have no foreign-key constraint (speed): keep every client the file
+        # names from being deleted until this transaction ends, and refuse if one already was.
+        cur.execute(
+            "SELECT count(*) FROM (SELECT id FROM clients_client WHERE id IN (SELECT DISTINCT client_id FROM bo_clean) "
+            "FOR KEY SHARE) locked"
+        )
+        (locked,) = cur.fetchone()
+        cur.execute("SELECT count(DISTINCT client_id) FROM bo_clean")
+        (named,) = cur.fetchone()
+        if locked != named:
+            raise ImportRejectedError("A client named in the file was deleted meanwhile; nothing was imported.")
         cur.execute(f"DELETE FROM {table} t USING bo_diff d WHERE d.op = 'gone' AND t.id = d.pk")
         sets = ", ".join(f"{c} = c.{c}" for c in columns)
         # A changed item is mapped afresh by the detection run this import queues.

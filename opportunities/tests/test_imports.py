@@ -207,3 +207,10 @@ def test_committing_twice_imports_once(acme):
     again = commit_import(imp=stale)
     assert first.status == again.status == SourceImport.Status.COMMITTED
     assert Device.objects.count() == 1
+
+
+def test_deleting_a_client_still_deletes_its_snapshot_rows(acme):
+    commit_import(imp=upload("devices", DEVICES_HEADER + "d-1,RMM-1,WS-1,server,,\r\n"))
+    assert Device.objects.filter(client=acme).count() == 1
+    acme.delete()
+    assert not Device.objects.exists()
