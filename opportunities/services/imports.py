@@ -594,13 +594,10 @@ def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
     total = max(imp.file_size, 1)
     with connection.cursor() as cur:
         # One big set-based pass: no JIT compile (seconds, for nothing here), room to hash and sort
-        # in memory, and temporary tables kept in memory as far as they fit (session's first use).
+        # in memory. (temp_buffers is left alone: once a session has used temporary tables,
+        # changing it is an error.)
         cur.execute("SET LOCAL jit = off")
         cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute(
-            "SELECT set_config('temp_buffers', '256MB', true) "
-            "WHERE NOT EXISTS (SELECT 1 FROM pg_class WHERE relpersistence = 't' AND pg_table_is_visible(oid))"
-        )
         cur.execute("DROP TABLE IF EXISTS bo_stage, bo_clean, bo_diff")
         cur.execute(
             "CREATE OR REPLACE FUNCTION pg_temp.bo_try_ts(text) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE AS "

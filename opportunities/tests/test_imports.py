@@ -214,3 +214,10 @@ def test_deleting_a_client_still_deletes_its_snapshot_rows(acme):
     assert Device.objects.filter(client=acme).count() == 1
     acme.delete()
     assert not Device.objects.exists()
+
+
+def test_two_imports_on_one_connection_both_commit(acme):
+    first = commit_import(imp=upload("devices", DEVICES_HEADER + "d-1,RMM-1,WS-1,server,,\r\n"))
+    second = commit_import(imp=upload("devices", DEVICES_HEADER + "d-2,RMM-1,WS-2,server,,\r\n"))
+    assert (first.status, second.status) == ("committed", "committed")
+    assert list(Device.objects.values_list("device_id", flat=True)) == ["d-2"]
