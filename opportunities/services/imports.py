@@ -150,6 +150,8 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
     """
     if imp.status == SourceImport.Status.COMMITTED:
         return imp
+    # A file the preview found clean needs only what can change meanwhile (its clients) re-checked.
+    checked = imp.status == SourceImport.Status.READY
     _set_status(imp, SourceImport.Status.COMMITTING)
     outcome = Outcome()
     try:
@@ -164,7 +166,7 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
             if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
                 imp.refresh_from_db()
                 return imp
-            _process(imp, outcome, commit=True)
+            _process(imp, outcome, commit=True, checked=checked)
             if outcome.error_count:
                 raise _InvalidError
             imp.status = SourceImport.Status.COMMITTED
@@ -329,12 +331,12 @@ def _client_lookup(spec):
     return lambda ref: by_ext.get(ref) or by_name.get(ref)
 
 
-def _process(imp, outcome, *, commit):
+def _process(imp, outcome, *, commit, checked=False):
     spec = SPECS[imp.source]
     fh, delimiter, names = _open_checked(imp, spec)
     with fh:
         if connection.vendor == "postgresql" and imp.source in (ImportSource.DEVICES, ImportSource.SUBSCRIPTIONS):
-            _pg_process(imp, spec, fh, delimiter, names, outcome, commit=commit)
+            _pg_process(imp, spec, fh, delimiter, names, outcome, commit=commit, checked=checked)
         else:
             _py_process(imp, spec, fh, delimiter, names, outcome, commit=commit)
 
@@ -587,7 +589,7 @@ _PG_SQL = {
 }
 
 
-def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
+def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit, checked=False):
     conf = _PG_SQL[imp.source]
     cols = [f"c{i}" for i in range(len(names))]
     ref = {name: f"btrim(s.c{names.index(name)})" if name in names else "''" for name in spec.required + spec.optional}
@@ -670,8 +672,14 @@ def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
             f"WHEN length(c.{alias.get(n, n)}) > {limit} THEN '{n.replace('_', ' ')} is longer than {limit} characters'"
             for n, limit in spec.lengths.items()
         )
-        cur.execute(
-            f"""
+        if checked:
+            # The stored file passed every check at preview; only its clients can have changed.
+            errors_sql = """
+                SELECT c.line, format('unknown client "%%s"', c.client_ref), count(*) OVER ()
+                FROM bo_clean c WHERE c.client_id IS NULL ORDER BY c.line LIMIT %(n)s
+            """
+        else:
+            errors_sql = f"""
             WITH errs AS (
                 SELECT c.line, CASE {missing} {too_long}
                     WHEN c.client_id IS NULL THEN format('unknown client "%%s"', c.client_ref)
@@ -684,9 +692,8 @@ def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit):
                 ) d ON d.key = c.key AND c.line <> d.first
             )
             SELECT line, message, count(*) OVER () FROM errs WHERE message IS NOT NULL ORDER BY line LIMIT %(n)s
-            """,
-            {"n": MAX_ERRORS_KEPT},
-        )
+            """
+        cur.execute(errors_sql, {"n": MAX_ERRORS_KEPT})
         rows = cur.fetchall()
         if rows:
             outcome.error_count = rows[0][2]

@@ -221,3 +221,18 @@ def test_two_imports_on_one_connection_both_commit(acme):
     second = commit_import(imp=upload("devices", DEVICES_HEADER + "d-2,RMM-1,WS-2,server,,\r\n"))
     assert (first.status, second.status) == ("committed", "committed")
     assert list(Device.objects.values_list("device_id", flat=True)) == ["d-2"]
+
+
+def test_a_client_deleted_between_preview_and_commit_is_reported_and_nothing_changes(acme):
+    from clients.tests.factories import ClientFactory
+
+    gone = ClientFactory(rmm_id="RMM-GONE")
+    imp = validate_import(
+        imp=upload("devices", DEVICES_HEADER + "d-1,RMM-1,WS-1,server,,\r\nd-2,RMM-GONE,WS-2,server,,\r\n")
+    )
+    assert imp.status == SourceImport.Status.READY
+    gone.delete()
+    imp = commit_import(imp=imp)
+    assert imp.status == SourceImport.Status.INVALID
+    assert [(e["line"], e["message"]) for e in imp.errors] == [(3, 'unknown client "RMM-GONE"')]
+    assert not Device.objects.exists()
