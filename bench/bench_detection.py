@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from _common import ensure_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billingone.settings")
@@ -25,19 +27,6 @@ os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 
 CLIENTS, DEVICES_PER, SUBS_PER, LINES_PER = 5_000, 50, 20, 5
 IMPORT_ROWS = 1_000_000
-
-
-def ensure_database():
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def rss_mb():

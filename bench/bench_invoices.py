@@ -21,7 +21,8 @@ import resource
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse
+
+from _common import ensure_database  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -39,17 +40,6 @@ PAYMENTS_PER_POSTER = int(os.environ.get("BENCH_PAYMENTS_PER_POSTER", "500"))
 BASE = dt.date(2025, 1, 1)
 AS_OF_0 = BASE + dt.timedelta(days=290)  # invoice 8 of every client overdue, invoice 9 not yet due
 AS_OF_1 = BASE + dt.timedelta(days=302)  # invoice 9 overdue for clients with id % 20 in (0, 1): ~1%
-
-
-def ensure_database():
-    import psycopg
-
-    parsed = urlparse(URL)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def setup_django():
@@ -248,7 +238,7 @@ def allocations_exact(client_ids) -> tuple[bool, str]:
 
 
 def main():
-    ensure_database()
+    ensure_database(URL)
     setup_django()
     from django.db import connection
 

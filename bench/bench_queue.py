@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from _common import ensure_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billingone.settings")
@@ -31,19 +33,6 @@ REPEAT = 20
 PAGE_TARGET_MS = 60.0
 DB_TARGET_MS = 5.0
 BULK_TARGET_S = 10.0
-
-
-def ensure_database():
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    url = urlparse(os.environ["DATABASE_URL"])
-    name = url.path.lstrip("/")
-    admin = url._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def fill(cursor):

@@ -120,9 +120,9 @@ class ContractLineAdmin(admin.ModelAdmin):
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Audit trails are written by services only."""
+    """Rows written by services only (audit trails, payments, history): visible, never edited by hand."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -8,6 +8,8 @@ entry applies.
 
 from django.contrib import admin
 
+from clients.admin import ReadOnlyAdmin
+
 from .models import (
     Allocation,
     BillingProfile,
@@ -53,19 +55,6 @@ class BillingProfileAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         profile = assign_customer_class(obj.client, obj.customer_class, billing_email=obj.billing_email)
         obj.pk = profile.pk
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the services: visible, never edited by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class InvoiceLineInline(admin.TabularInline):

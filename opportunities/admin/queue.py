@@ -3,18 +3,9 @@ through the services), bulk applies with their items, notifications."""
 
 from django.contrib import admin
 
+from clients.admin import ReadOnlyAdmin
+
 from ..models import BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class OpportunityEventInline(admin.TabularInline):

@@ -151,33 +151,3 @@ def detection_run(**kwargs) -> DetectionRun:
     }
     values.update(kwargs)
     return DetectionRun.objects.create(**values)
-
-
-LOCAL_APPS = ("billingone", "clients", "opportunities", "invoices")
-
-
-def restore_seed_data():
-    """Re-run the data migrations that seed roles and schedules (idempotent).
-
-    Transactional tests (live server, threads) end with a flush that empties every
-    table, including the groups the role fixtures need; this puts them back.
-    """
-    import importlib
-    import pkgutil
-
-    from django.apps import apps
-    from django.db import connection
-
-    for app in LOCAL_APPS:
-        try:
-            package = importlib.import_module(f"{app}.migrations")
-        except ImportError:
-            continue
-        for info in pkgutil.iter_modules(package.__path__):
-            if not any(word in info.name for word in ("roles", "schedule", "queue")):
-                continue
-            module = importlib.import_module(f"{app}.migrations.{info.name}")
-            for name in ("forwards", "roles_forwards", "schedule_forwards"):
-                if hasattr(module, name):
-                    with connection.schema_editor(atomic=False) as editor:
-                        getattr(module, name)(apps, editor)

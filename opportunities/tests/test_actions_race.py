@@ -9,20 +9,10 @@ from clients.models import ContractChange
 from opportunities.models import OpportunityState
 from opportunities.services.actions import ActionRefused, apply_opportunity
 
-from .factories_queue import raise_quantity_opportunity, restore_seed_data
+from .factories_queue import raise_quantity_opportunity
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _roles_back_after_the_last_flush(django_db_blocker):
-    """The last transactional test's flush empties the roles; put them back for whatever runs next."""
-    yield
-    with django_db_blocker.unblock():
-        restore_seed_data()
-
-
-@pytest.fixture(autouse=True)
-def _roles_back(transactional_db):
-    restore_seed_data()
+# Beat schedules and roles are there during the test and after its flush.
+pytestmark = pytest.mark.usefixtures("keep_reference_data")
 
 
 @pytest.mark.postgres

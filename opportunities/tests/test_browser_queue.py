@@ -15,23 +15,13 @@ from .factories_queue import (
     ProductFactory,
     add_line_opportunity,
     raise_quantity_opportunity,
-    restore_seed_data,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _roles_back_after_the_last_flush(django_db_blocker):
-    """The last transactional test's flush empties the roles; put them back for whatever runs next."""
-    yield
-    with django_db_blocker.unblock():
-        restore_seed_data()
-
-
-@pytest.fixture(autouse=True)
-def _roles_back(transactional_db):
-    restore_seed_data()
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("keep_reference_data"),  # schedules and roles survive the flushes
+]
 
 
 @pytest.fixture
