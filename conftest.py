@@ -195,12 +195,13 @@ def _restore(data):
         obj.save()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def reference_data(django_db_setup, django_db_blocker):
     """The rows data migrations made (roles, beat schedules), put back when the session ends.
 
     A transactional or live-server test empties every table when it ends; with
-    ``--reuse-db`` the roles would otherwise be missing in the next run.
+    ``--reuse-db`` the schedules would otherwise be missing in the next run. Autouse, so the
+    snapshot is taken before the first test, never after a flush.
     """
     from django.core import serializers
 
