@@ -148,6 +148,8 @@ QUEUE_COUNTS_CACHE_SECONDS = env.int("QUEUE_COUNTS_CACHE_SECONDS", default=30)
 BULK_APPLY_THREADS = env.int("BULK_APPLY_THREADS", default=4)
 # Detection runs take their chunks of clients on this many connections (PostgreSQL).
 DETECTION_THREADS = env.int("DETECTION_THREADS", default=2)
+# Large device / subscription imports share their big steps between this many connections (PostgreSQL).
+IMPORT_THREADS = env.int("IMPORT_THREADS", default=2)
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # Security: strict by default outside DEBUG; `manage.py check --deploy` is clean

@@ -496,6 +496,12 @@ class SourceImport(models.Model):
     errors = models.JSONField(default=list, blank=True, help_text="The first errors: [{line, message}].")
     message = models.CharField(max_length=500, blank=True)
     touched_client_ids = models.JSONField(default=list, blank=True)
+    snapshot_base = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="PostgreSQL: the live snapshot table (oid) the prepared table was compared with.",
+    )
     detection_run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:

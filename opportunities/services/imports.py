@@ -27,20 +27,16 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files import File
-from django.db import DatabaseError, DataError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from clients.models import Client, Contract, ContractChange, ContractLine, Product
 
 from ..models import Device, DeviceType, ImportSource, SourceImport, Subscription, SubscriptionStatus
+from . import imports_pg
+from .import_base import ImportRejectedError, Outcome, progress_key, report_progress
 
-MAX_ERRORS_KEPT = 50
 BACKGROUND_BYTES = 2 * 1024 * 1024  # files larger than this are checked and committed by a worker
-READ_CHUNK = 1024 * 1024
-
-
-class ImportRejectedError(Exception):
-    """The file cannot be imported; the message says why, in words for the uploader."""
 
 
 @dataclass(frozen=True)
@@ -77,24 +73,6 @@ SPECS = {
 }
 
 
-@dataclass
-class Outcome:
-    rows: int = 0
-    new: int = 0
-    changed: int = 0
-    gone: int = 0
-    unchanged: int = 0
-    error_count: int = 0
-    errors: list = field(default_factory=list)  # [{"line": n, "message": "..."}]
-    touched: set = field(default_factory=set)
-    message: str = ""
-
-    def add_error(self, line, message):
-        self.error_count += 1
-        if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append({"line": line, "message": message})
-
-
 class _InvalidError(Exception):
     """Raised inside the commit transaction to roll everything back."""
 
@@ -128,13 +106,19 @@ def runs_in_background(imp: SourceImport) -> bool:
 
 
 def validate_import(*, imp: SourceImport) -> SourceImport:
-    """Check the file and count what a commit would do; changes nothing but the import record."""
+    """Check the file and count what a commit would do; changes nothing but the import record.
+
+    (On PostgreSQL, devices and subscriptions: it also prepares the table a commit swaps in.)
+    """
     _set_status(imp, SourceImport.Status.VALIDATING)
     outcome = Outcome()
     try:
-        with transaction.atomic():
-            _process(imp, outcome, commit=False)
-            raise _InvalidError  # a dry run: whatever was staged goes away
+        if _swaps(imp):
+            outcome = _prepare(imp)
+        else:
+            with transaction.atomic():
+                _process(imp, outcome, commit=False)
+                raise _InvalidError  # a dry run: whatever was staged goes away
     except _InvalidError:
         pass
     except ImportRejectedError as exc:
@@ -148,48 +132,107 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
 
     ``queue_detection=False`` is for callers that run detection themselves (the demo seed).
     """
-    if imp.status == SourceImport.Status.COMMITTED:
+    if imp.status == SourceImport.Status.COMMITTED or _already_committed(imp):
         return imp
-    # A file the preview found clean needs only what can change meanwhile (its clients) re-checked.
-    checked = imp.status == SourceImport.Status.READY
     _set_status(imp, SourceImport.Status.COMMITTING)
+    if _swaps(imp):
+        return _commit_swap(imp, actor, queue_detection)
     outcome = Outcome()
     try:
         with transaction.atomic():
-            # One commit per source at a time (PostgreSQL; SQLite serialises writers anyway), and
-            # the import itself locked, so a double-submitted commit finds it already committed.
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)", [7301, ImportSource.values.index(imp.source)]
-                    )
+            # SQLite serialises writers; the import itself is locked, so a double-submitted commit
+            # finds it already committed.
             if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
                 imp.refresh_from_db()
                 return imp
-            _process(imp, outcome, commit=True, checked=checked)
+            _process(imp, outcome, commit=True)
             if outcome.error_count:
                 raise _InvalidError
-            imp.status = SourceImport.Status.COMMITTED
-            imp.committed_at = timezone.now()
-            imp.committed_by = actor or imp.committed_by
-            _finish(imp, outcome, SourceImport.Status.COMMITTED)
-            if outcome.touched and queue_detection:
-                from ..tasks import detect_clients
-
-                ids, pk = sorted(outcome.touched), imp.pk
-                transaction.on_commit(lambda: detect_clients.delay(ids, import_id=pk))
-            return imp
+            return _committed(imp, outcome, actor, queue_detection)
     except _InvalidError:
         pass
     except ImportRejectedError as exc:
         outcome.add_error(None, str(exc))
     except DatabaseError as exc:
-        # Nothing was changed (the transaction rolled back); say so instead of failing the page.
-        outcome = Outcome(message=f"The import could not be committed and changed nothing: {exc}"[:500])
-        return _finish(imp, outcome, SourceImport.Status.FAILED)
+        return _failed(imp, exc)
+    return _invalid(imp, outcome)
+
+
+def _commit_swap(imp, actor, queue_detection):
+    """PostgreSQL, devices and subscriptions: swap the prepared table in (preparing it first if
+    there is none, or if another snapshot went live since the preview)."""
+    for _attempt in range(3):
+        if imports_pg.is_prepared(imp):
+            outcome = Outcome(
+                rows=imp.rows_total,
+                new=imp.count_new,
+                changed=imp.count_changed,
+                gone=imp.count_gone,
+                unchanged=imp.count_unchanged,
+                touched=set(imp.touched_client_ids),
+            )
+        else:
+            try:
+                outcome = _prepare(imp)
+            except ImportRejectedError as exc:
+                outcome = Outcome()
+                outcome.add_error(None, str(exc))
+            if outcome.error_count:
+                return _invalid(imp, outcome)
+        try:
+            with transaction.atomic():
+                # One commit per source at a time; the import itself locked, so a double-submitted
+                # commit finds it already committed.
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_advisory_xact_lock(%s, %s)", [7301, ImportSource.values.index(imp.source)]
+                    )
+                if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
+                    imp.refresh_from_db()
+                    return imp
+                imports_pg.swap_in(imp)
+                return _committed(imp, outcome, actor, queue_detection)
+        except imports_pg.StaleSnapshotError:
+            continue  # another import went live since the preview: compare with that one
+        except imports_pg.ClientGoneError:
+            imports_pg.drop_prepared(imp)
+            continue  # preparing again reports the rows of the deleted client, with their lines
+        except DatabaseError as exc:
+            return _failed(imp, exc)
+    return _failed(imp, "other imports of this source kept replacing the snapshot; commit again")
+
+
+def _committed(imp, outcome, actor, queue_detection):
+    imp.committed_at = timezone.now()
+    imp.committed_by = actor or imp.committed_by
+    _finish(imp, outcome, SourceImport.Status.COMMITTED)
+    if outcome.touched and queue_detection:
+        from ..tasks import detect_clients
+
+        ids, pk = sorted(outcome.touched), imp.pk
+        transaction.on_commit(lambda: detect_clients.delay(ids, import_id=pk))
+    return imp
+
+
+def _failed(imp, exc):
+    # Nothing was changed (the transaction rolled back); say so instead of failing the page.
+    if isinstance(exc, DatabaseError) and "lock timeout" in str(exc):
+        exc = "the snapshot is being read (detection may be running); commit again in a minute"
+    outcome = Outcome(message=f"The import could not be committed and changed nothing: {exc}"[:500])
+    return _finish(imp, outcome, SourceImport.Status.FAILED)
+
+
+def _invalid(imp, outcome):
     outcome.new = outcome.changed = outcome.gone = outcome.unchanged = 0
     outcome.touched = set()
     return _finish(imp, outcome, SourceImport.Status.INVALID)
+
+
+def _already_committed(imp):
+    if SourceImport.objects.filter(pk=imp.pk, status=SourceImport.Status.COMMITTED).exists():
+        imp.refresh_from_db()
+        return True
+    return False
 
 
 @transaction.atomic
@@ -199,6 +242,8 @@ def discard_import(*, imp: SourceImport) -> SourceImport:
     if locked.status not in (SourceImport.Status.COMMITTED, SourceImport.Status.COMMITTING):
         locked.status = SourceImport.Status.DISCARDED
         locked.save(update_fields=["status"])
+        if _swaps(locked):
+            imports_pg.drop_prepared(locked)
     return locked
 
 
@@ -212,27 +257,20 @@ def import_path(*, source: str, path: str, actor=None, queue_detection=True) -> 
 
 
 def progress_of(imp: SourceImport) -> int:
-    value = cache.get(_progress_key(imp.pk))
+    value = cache.get(progress_key(imp.pk))
     return imp.progress if value is None else int(value)
 
 
 # --- Bookkeeping -----------------------------------------------------------------------------
 
 
-def _progress_key(pk):
-    return f"opportunities:import-progress:{pk}"
-
-
-def _report_progress(imp, fraction):
-    # Not in the import's transaction (which nobody else can see until it commits).
-    cache.set(_progress_key(imp.pk), max(0, min(99, int(fraction * 100))), 3600)
-
-
 def _set_status(imp, status):
     imp.status = status
     imp.progress = 0
-    SourceImport.objects.filter(pk=imp.pk).update(status=status, progress=0)
-    cache.set(_progress_key(imp.pk), 0, 3600)
+    SourceImport.objects.filter(pk=imp.pk).exclude(status=SourceImport.Status.COMMITTED).update(
+        status=status, progress=0
+    )
+    cache.set(progress_key(imp.pk), 0, 3600)
 
 
 def _finish(imp, outcome, status):
@@ -246,7 +284,7 @@ def _finish(imp, outcome, status):
     imp.touched_client_ids = sorted(outcome.touched)
     imp.message = outcome.message[:500]
     imp.save()
-    cache.set(_progress_key(imp.pk), 100, 3600)
+    cache.set(progress_key(imp.pk), 100, 3600)
     return imp
 
 
@@ -331,14 +369,39 @@ def _client_lookup(spec):
     return lambda ref: by_ext.get(ref) or by_name.get(ref)
 
 
-def _process(imp, outcome, *, commit, checked=False):
+def _swaps(imp) -> bool:
+    """Is this import run by the PostgreSQL engine (prepare a table, swap it in)?"""
+    return connection.vendor == "postgresql" and imp.source in imports_pg.MODELS
+
+
+def _prepare(imp) -> Outcome:
+    """PostgreSQL: prepare the import's table; when a row is bad, the full check says which."""
     spec = SPECS[imp.source]
     fh, delimiter, names = _open_checked(imp, spec)
     with fh:
-        if connection.vendor == "postgresql" and imp.source in (ImportSource.DEVICES, ImportSource.SUBSCRIPTIONS):
-            _pg_process(imp, spec, fh, delimiter, names, outcome, commit=commit, checked=checked)
-        else:
-            _py_process(imp, spec, fh, delimiter, names, outcome, commit=commit)
+        outcome = imports_pg.build_next(imp, spec, fh, delimiter, names)
+    if outcome is not None:
+        return outcome
+    outcome = Outcome()
+    fh, delimiter, names = _open_checked(imp, spec)
+    with fh:
+        try:
+            with transaction.atomic():
+                imports_pg.report(imp, spec, fh, delimiter, names, outcome)
+                raise _InvalidError  # only temporary tables were written
+        except _InvalidError:
+            pass
+    if not outcome.error_count:  # the fast path refused a row the full check accepts
+        outcome.add_error(None, "The file could not be checked; nothing was imported. Please report this file.")
+    return outcome
+
+
+def _process(imp, outcome, *, commit):
+    """The Python engine (SQLite; contract lines everywhere)."""
+    spec = SPECS[imp.source]
+    fh, delimiter, names = _open_checked(imp, spec)
+    with fh:
+        _py_process(imp, spec, fh, delimiter, names, outcome, commit=commit)
 
 
 # --- The Python engine ---------------------------------------------------------------------------
@@ -462,7 +525,7 @@ def _py_process(imp, spec, fh, delimiter, names, outcome, *, commit):
             seen[key] = line
             parsed[key] = (client_id, values)
             if outcome.rows % 20000 == 0:
-                _report_progress(imp, 0.8 * fh.tell() / total)
+                report_progress(imp, 0.8 * fh.tell() / total)
     except csv.Error as exc:
         outcome.add_error(line + 1, f"the CSV is broken here ({exc}); check for a quote that is never closed")
     except UnicodeDecodeError:
@@ -551,227 +614,6 @@ def _py_write(imp, new, changed, gone):
             ],
             batch_size=2000,
         )
-
-
-# --- The PostgreSQL engine -----------------------------------------------------------------------
-
-_TS_STRICT = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
-
-_PG_SQL = {
-    ImportSource.DEVICES: {
-        "table": "opportunities_device",
-        "columns": ("client_id", "hostname", "device_type", "os", "last_seen"),
-        "clean": """
-            {k} AS key, {client} AS client_ref, {hostname} AS hostname, lower({device_type}) AS device_type,
-            {os} AS os, {last_seen} AS last_seen_raw, {last_seen_case} AS last_seen
-        """,
-        "checks": """
-            WHEN lower(c.device_type) NOT IN ('workstation', 'server', 'network', 'other')
-                THEN format('device type "%%s" is not one of workstation, server, network, other', c.device_type)
-            WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
-                THEN format('last seen "%%s" is not a date and time', c.last_seen_raw)
-        """,
-    },
-    ImportSource.SUBSCRIPTIONS: {
-        "table": "opportunities_subscription",
-        "columns": ("client_id", "vendor_sku", "product_name", "quantity", "status", "term"),
-        "clean": """
-            {k} AS key, {client} AS client_ref, {vendor_sku} AS vendor_sku, {product_name} AS product_name,
-            CASE WHEN {quantity} ~ '^\\d{{1,9}}$' THEN ({quantity})::integer END AS quantity, {quantity} AS quantity_raw,
-            coalesce(nullif(lower({status}), ''), 'active') AS status, {term} AS term
-        """,
-        "checks": """
-            WHEN c.quantity IS NULL THEN format('quantity "%%s" is not a whole number ≥ 0', c.quantity_raw)
-            WHEN c.status NOT IN ('active', 'suspended', 'cancelled', 'pending')
-                THEN format('status "%%s" is not one of active, suspended, cancelled, pending', c.status)
-        """,
-    },
-}
-
-
-def _pg_process(imp, spec, fh, delimiter, names, outcome, *, commit, checked=False):
-    conf = _PG_SQL[imp.source]
-    cols = [f"c{i}" for i in range(len(names))]
-    ref = {name: f"btrim(s.c{names.index(name)})" if name in names else "''" for name in spec.required + spec.optional}
-    total = max(imp.file_size, 1)
-    with connection.cursor() as cur:
-        # One big set-based pass: no JIT compile (seconds, for nothing here), room to hash and sort
-        # in memory. (temp_buffers is left alone: once a session has used temporary tables,
-        # changing it is an error.)
-        cur.execute("SET LOCAL jit = off")
-        cur.execute("SET LOCAL work_mem = '256MB'")
-        cur.execute("DROP TABLE IF EXISTS bo_stage, bo_clean, bo_diff")
-        cur.execute(
-            "CREATE OR REPLACE FUNCTION pg_temp.bo_try_ts(text) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE AS "
-            "$$ BEGIN RETURN $1::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$"
-        )
-        cur.execute("SET LOCAL timezone = 'UTC'")
-        cur.execute(
-            "CREATE TEMP TABLE bo_stage (line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), "
-            + ", ".join(f"{c} text" for c in cols)
-            + ") ON COMMIT DROP"
-        )
-        # 1. COPY the raw rows (after our header line) straight from the file.
-        copy_sql = (
-            f"COPY bo_stage ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, DELIMITER '{delimiter}', ENCODING 'UTF8', "
-            f"FORCE_NOT_NULL ({', '.join(cols)}))"
-        )
-        try:
-            with transaction.atomic(), cur.cursor.copy(copy_sql) as copy:
-                while chunk := fh.read(READ_CHUNK):
-                    copy.write(chunk)
-                    _report_progress(imp, 0.6 * fh.tell() / total)
-        except Exception as exc:  # psycopg's DataError & co: say which line, in words
-            outcome.add_error(*_copy_error(exc))
-            return
-        # 2. Typed, trimmed rows with their client resolved (external id first, then exact unique name).
-        fmt = {name: expr for name, expr in ref.items()}
-        fmt["k"] = ref[spec.key]
-        if "last_seen" in names:
-            # Strict ISO dates cast directly; anything else date-like goes through a forgiving cast
-            # (PostgreSQL's words such as 'yesterday' are not dates here).
-            fmt["last_seen_case"] = (
-                "CASE WHEN {ls} = '' THEN NULL WHEN {ls} ~ %(ts)s THEN ({ls})::timestamptz "
-                "WHEN {ls} ~ '^\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}' THEN pg_temp.bo_try_ts({ls}) END"
-            ).format(ls=ref["last_seen"])
-            fmt["last_seen_fast"] = (
-                "CASE WHEN {ls} = '' THEN NULL WHEN {ls} ~ '^[0-9]{{4}}-[0-9]{{1,2}}-[0-9]{{1,2}}' "
-                "THEN ({ls})::timestamptz END"
-            ).format(ls=ref["last_seen"])
-        else:
-            fmt["last_seen_case"] = fmt["last_seen_fast"] = "NULL::timestamptz"
-        create_clean = f"""
-            CREATE TEMP TABLE bo_clean ON COMMIT DROP AS
-            SELECT s.line, x.*, coalesce(byid.id, byname.id) AS client_id
-            FROM bo_stage s
-            CROSS JOIN LATERAL (SELECT {{clean}}) x
-            LEFT JOIN clients_client byid ON byid.{spec.client_field} = btrim(s.c{names.index("client")})
-                AND byid.{spec.client_field} <> ''
-            LEFT JOIN (SELECT name, min(id) AS id FROM clients_client GROUP BY name HAVING count(*) = 1) byname
-                ON byname.name = btrim(s.c{names.index("client")})
-            """
-        try:
-            # Fast path: cast every date-like cell at once. The strict per-cell checks cost seconds
-            # on a million rows, so they run only when a cell turns out not to be a valid date.
-            with transaction.atomic():
-                fast = dict(fmt, last_seen_case=fmt["last_seen_fast"])
-                cur.execute(create_clean.format(clean=conf["clean"].format(**fast)))
-        except DataError:
-            cur.execute(create_clean.format(clean=conf["clean"].format(**fmt)), {"ts": _TS_STRICT})
-        outcome.rows = cur.rowcount
-        cur.execute("ANALYZE bo_clean")  # temporary tables are never auto-analysed: give the planner real counts
-        _report_progress(imp, 0.7)
-        if not outcome.rows:
-            raise ImportRejectedError("The file has a header but no rows.")
-        # 3. Row errors, with line numbers: the first MAX_ERRORS_KEPT and how many in all.
-        alias = {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}
-        missing = " ".join(
-            f"WHEN c.{alias.get(n, n)} = '' THEN '{n.replace('_', ' ')} is missing'" for n in spec.required
-        )
-        too_long = " ".join(
-            f"WHEN length(c.{alias.get(n, n)}) > {limit} THEN '{n.replace('_', ' ')} is longer than {limit} characters'"
-            for n, limit in spec.lengths.items()
-        )
-        if checked:
-            # The stored file passed every check at preview; only its clients can have changed.
-            errors_sql = """
-                SELECT c.line, format('unknown client "%%s"', c.client_ref), count(*) OVER ()
-                FROM bo_clean c WHERE c.client_id IS NULL ORDER BY c.line LIMIT %(n)s
-            """
-        else:
-            errors_sql = f"""
-            WITH errs AS (
-                SELECT c.line, CASE {missing} {too_long}
-                    WHEN c.client_id IS NULL THEN format('unknown client "%%s"', c.client_ref)
-                    {conf["checks"]} END AS message
-                FROM bo_clean c
-                UNION ALL
-                SELECT c.line, format('duplicate id "%%s" (first on line %%s)', c.key, d.first)
-                FROM bo_clean c JOIN (
-                    SELECT key, min(line) AS first FROM bo_clean WHERE key <> '' GROUP BY key HAVING count(*) > 1
-                ) d ON d.key = c.key AND c.line <> d.first
-            )
-            SELECT line, message, count(*) OVER () FROM errs WHERE message IS NOT NULL ORDER BY line LIMIT %(n)s
-            """
-        cur.execute(errors_sql, {"n": MAX_ERRORS_KEPT})
-        rows = cur.fetchall()
-        if rows:
-            outcome.error_count = rows[0][2]
-            outcome.errors = [{"line": line, "message": message} for line, message, _n in rows]
-            return
-        _report_progress(imp, 0.8)
-        # 4. The difference with the current snapshot, once, then counts and writes from it.
-        table, columns = conf["table"], conf["columns"]
-        key_col = spec.key
-        distinct = f"({', '.join('t.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('c.' + c for c in columns)})"
-        cur.execute(
-            f"""
-            CREATE TEMP TABLE bo_diff ON COMMIT DROP AS
-            SELECT CASE WHEN t.id IS NULL THEN 'new' WHEN c.line IS NULL THEN 'gone'
-                        WHEN {distinct} THEN 'changed' ELSE 'same' END AS op,
-                   t.id AS pk, t.client_id AS old_client, c.client_id AS new_client, c.line
-            FROM bo_clean c FULL JOIN {table} t ON t.{key_col} = c.key
-            """
-        )
-        cur.execute("ANALYZE bo_diff")
-        cur.execute("SELECT op, count(*) FROM bo_diff GROUP BY op")
-        counts = dict(cur.fetchall())
-        outcome.new, outcome.changed = counts.get("new", 0), counts.get("changed", 0)
-        outcome.gone, outcome.unchanged = counts.get("gone", 0), counts.get("same", 0)
-        cur.execute(
-            "SELECT DISTINCT x FROM bo_diff, LATERAL (VALUES (old_client), (new_client)) v(x) "
-            "WHERE op <> 'same' AND x IS NOT NULL"
-        )
-        outcome.touched = {row[0] for row in cur.fetchall()}
-        if not commit:
-            return
-        _report_progress(imp, 0.85)
-        # The snapshot tables have no foreign-key constraint (speed): keep every client the file
-        # names from being deleted until this transaction ends, and refuse if one already was.
-        cur.execute(
-            "SELECT count(*) FROM (SELECT id FROM clients_client WHERE id IN (SELECT DISTINCT client_id FROM bo_clean) "
-            "FOR KEY SHARE) locked"
-        )
-        (locked,) = cur.fetchone()
-        cur.execute("SELECT count(DISTINCT client_id) FROM bo_clean")
-        (named,) = cur.fetchone()
-        if locked != named:
-            raise ImportRejectedError("A client named in the file was deleted meanwhile; nothing was imported.")
-        cur.execute(f"DELETE FROM {table} t USING bo_diff d WHERE d.op = 'gone' AND t.id = d.pk")
-        sets = ", ".join(f"{c} = c.{c}" for c in columns)
-        # A changed item is mapped afresh by the detection run this import queues.
-        cur.execute(
-            f"UPDATE {table} t SET {sets} FROM bo_diff d JOIN bo_clean c ON c.line = d.line "
-            f"WHERE d.op = 'changed' AND t.id = d.pk"
-        )
-        extra_cols, extra_vals = ("excluded",), ("false",)
-        if imp.source == ImportSource.SUBSCRIPTIONS:
-            extra_cols, extra_vals = (), ()
-        cur.execute(
-            f"INSERT INTO {table} ({key_col}, {', '.join(columns + extra_cols)}) "
-            f"SELECT c.key, {', '.join(['c.' + c for c in columns] + list(extra_vals))} "
-            f"FROM bo_diff d JOIN bo_clean c ON c.line = d.line WHERE d.op = 'new' "
-            # In key order: the unique-key indexes then grow at their end instead of all over.
-            f"ORDER BY c.key"
-        )
-
-
-def _copy_error(exc):
-    text = str(getattr(getattr(exc, "diag", None), "message_primary", None) or exc)
-    context = str(getattr(getattr(exc, "diag", None), "context", None) or "")
-    match = re.search(r"line (\d+)", context)
-    line = int(match.group(1)) + 1 if match else None
-    if "extra data after last expected column" in text:
-        message = "has more fields than the header"
-    elif "missing data for column" in text:
-        message = "has fewer fields than the header"
-    elif "unterminated CSV quoted field" in text:
-        message = "a quoted value is never closed (broken quote)"
-    elif "invalid byte sequence" in text or "encoding" in text.lower():
-        message = "is not UTF-8 text"
-    else:
-        message = f"could not be read: {text}"
-    return line, message
 
 
 def summary_counts():

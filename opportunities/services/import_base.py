@@ -1,0 +1,38 @@
+"""What both import engines share: the rejection error, the outcome of a check, progress reports."""
+
+from dataclasses import dataclass, field
+
+from django.core.cache import cache
+
+MAX_ERRORS_KEPT = 50
+
+
+class ImportRejectedError(Exception):
+    """The file cannot be imported; the message says why, in words for the uploader."""
+
+
+@dataclass
+class Outcome:
+    rows: int = 0
+    new: int = 0
+    changed: int = 0
+    gone: int = 0
+    unchanged: int = 0
+    error_count: int = 0
+    errors: list = field(default_factory=list)  # [{"line": n, "message": "..."}]
+    touched: set = field(default_factory=set)
+    message: str = ""
+
+    def add_error(self, line, message):
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append({"line": line, "message": message})
+
+
+def progress_key(pk):
+    return f"opportunities:import-progress:{pk}"
+
+
+def report_progress(imp, fraction):
+    # Not in the import's transaction (which nobody else can see until it commits).
+    cache.set(progress_key(imp.pk), max(0, min(99, int(fraction * 100))), 3600)

@@ -1,0 +1,508 @@
+"""The PostgreSQL engine for device and subscription imports: build the next snapshot, then swap it in.
+
+A million-row export cannot be merged row by row into a live, indexed table quickly. So:
+
+- The preview (``build_next``) streams the file with ``COPY`` into a temporary staging
+  table, and one ``INSERT ... SELECT`` writes every valid row, typed, with its client
+  resolved and its mapping (the same rules detection uses) into the import's own table,
+  ``<snapshot>_next_<import id>``. It has the live table's columns, checks and identity;
+  its indexes are built afterwards in one sorted pass each (the unique one is the
+  duplicate-id check). It is then compared with the live snapshot once, for the counts
+  and the clients touched. Nothing live changes, and the table is kept for the commit.
+- The commit (``swap_in``) locks the live table, checks that every client the file names
+  still exists (and keeps them from being deleted), drops the live table and renames the
+  prepared one, its indexes and constraints to the live names: all in one transaction,
+  so readers see either the old snapshot or the new one.
+- When the fast path finds a bad row (fewer rows written than read, a duplicate id, a
+  cell that does not cast), nothing is kept, and ``report`` runs the full check of every
+  row, with line numbers, for the uploader.
+
+A prepared table is current only while the live table is the one it was compared with
+(its oid, recorded on the import); a commit of another import of the same source drops
+every other prepared table, and their commits then build again.
+"""
+
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from django.conf import settings
+from django.db import DataError, IntegrityError, connection, transaction
+
+from ..models import Device, ImportSource, MappingRule, SourceImport, Subscription
+from .import_base import MAX_ERRORS_KEPT, ImportRejectedError, Outcome, report_progress
+from .rules import RuleBook
+
+READ_CHUNK = 1024 * 1024
+MODELS = {ImportSource.DEVICES: Device, ImportSource.SUBSCRIPTIONS: Subscription}
+LOCK_TIMEOUT = "20s"
+
+_TS_STRICT = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$"
+
+_SQL = {
+    ImportSource.DEVICES: {
+        "columns": ("client_id", "hostname", "device_type", "os", "last_seen"),
+        "clean": """
+            {k} AS key, {client} AS client_ref, {hostname} AS hostname, lower({device_type}) AS device_type,
+            {os} AS os, {last_seen} AS last_seen_raw, {last_seen_case} AS last_seen
+        """,
+        "checks": """
+            WHEN lower(c.device_type) NOT IN ('workstation', 'server', 'network', 'other')
+                THEN format('device type "%%s" is not one of workstation, server, network, other', c.device_type)
+            WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
+                THEN format('last seen "%%s" is not a date and time', c.last_seen_raw)
+        """,
+    },
+    ImportSource.SUBSCRIPTIONS: {
+        "columns": ("client_id", "vendor_sku", "product_name", "quantity", "status", "term"),
+        "clean": """
+            {k} AS key, {client} AS client_ref, {vendor_sku} AS vendor_sku, {product_name} AS product_name,
+            CASE WHEN {quantity} ~ '^\\d{{1,9}}$' THEN ({quantity})::integer END AS quantity, {quantity} AS quantity_raw,
+            coalesce(nullif(lower({status}), ''), 'active') AS status, {term} AS term
+        """,
+        "checks": """
+            WHEN c.quantity IS NULL THEN format('quantity "%%s" is not a whole number ≥ 0', c.quantity_raw)
+            WHEN c.status NOT IN ('active', 'suspended', 'cancelled', 'pending')
+                THEN format('status "%%s" is not one of active, suspended, cancelled, pending', c.status)
+        """,
+    },
+}
+
+
+class _RowError(Exception):
+    """The fast path met a bad row: roll back, and let the full report say which."""
+
+
+class StaleSnapshotError(Exception):
+    """The prepared table is gone or was compared with a snapshot that is no longer live."""
+
+
+class ClientGoneError(Exception):
+    """A client the prepared table names was deleted after the preview."""
+
+
+# --- Names ---------------------------------------------------------------------------------------
+
+
+def live_table(source) -> str:
+    return MODELS[source]._meta.db_table
+
+
+def next_table(imp) -> str:
+    return f"{live_table(imp.source)}_next_{int(imp.pk)}"
+
+
+def _oid(cur, table):
+    cur.execute("SELECT to_regclass(%s)::oid", [table])
+    return cur.fetchone()[0]
+
+
+def is_prepared(imp) -> bool:
+    """Does the import have a prepared table compared with the snapshot that is live now?"""
+    with connection.cursor() as cur:
+        return (
+            imp.snapshot_base is not None
+            and _oid(cur, next_table(imp)) is not None
+            and _oid(cur, live_table(imp.source)) == imp.snapshot_base
+        )
+
+
+def drop_prepared(imp):
+    with connection.cursor() as cur:
+        cur.execute(f"DROP TABLE IF EXISTS {next_table(imp)}")
+
+
+def _indexes(cur, table):
+    """[(name, definition, constraint type 'p'/'u'/None)] of a table's indexes, in name order."""
+    cur.execute(
+        """SELECT ic.relname, pg_get_indexdef(i.indexrelid), con.contype
+           FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+           LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('p', 'u')
+           WHERE i.indrelid = to_regclass(%s) ORDER BY ic.relname""",
+        [table],
+    )
+    return cur.fetchall()
+
+
+def _definition_on(definition, name, table):
+    """An index definition re-targeted: ``CREATE [UNIQUE] INDEX <name> ON <table> USING ...``."""
+    return re.sub(
+        r"^CREATE (UNIQUE )?INDEX \S+ ON \S+ ",
+        lambda m: f"CREATE {m.group(1) or ''}INDEX {name} ON {table} ",
+        definition,
+    )
+
+
+# --- Shared SQL ----------------------------------------------------------------------------------
+
+
+def _setup(cur):
+    # Big set-based passes: no JIT compile (seconds, for nothing here), room to hash and sort in
+    # memory. (temp_buffers is left alone: once a session has used temporary tables, changing it
+    # is an error.)
+    cur.execute("SET LOCAL jit = off")
+    cur.execute("SET LOCAL work_mem = '256MB'")
+    cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
+    cur.execute("SET LOCAL timezone = 'UTC'")
+
+
+def _stage(cur, imp, fh, delimiter, names, outcome, *, share, table="bo_stage"):
+    """COPY the rows after the header into a staging table of text columns: the temporary
+    bo_stage, its rows numbered by line (the report), or an unlogged one other connections can
+    read (the fast path). The row count, or None once the COPY error is recorded on the outcome."""
+    cols = [f"c{i}" for i in range(len(names))]
+    cur.execute(f"DROP TABLE IF EXISTS {table}")
+    if table == "bo_stage":
+        kind, line, drop = "TEMP", "line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), ", "ON COMMIT DROP"
+    else:
+        kind, line, drop = "UNLOGGED", "", ""
+    cur.execute(f"CREATE {kind} TABLE {table} ({line}{', '.join(f'{c} text' for c in cols)}) {drop}")
+    copy_sql = (
+        f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, DELIMITER '{delimiter}', ENCODING 'UTF8', "
+        f"FORCE_NOT_NULL ({', '.join(cols)}))"
+    )
+    total = max(imp.file_size, 1)
+    try:
+        with transaction.atomic(), cur.cursor.copy(copy_sql) as copy:
+            while chunk := fh.read(READ_CHUNK):
+                copy.write(chunk)
+                report_progress(imp, share * fh.tell() / total)
+    except Exception as exc:  # psycopg's DataError & co: say which line, in words
+        outcome.add_error(*_copy_error(exc))
+        return None
+    cur.execute(f"SELECT count(*) FROM {table}")
+    return cur.fetchone()[0]
+
+
+def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
+    """SELECT of the staged rows typed, trimmed, with their client resolved (external id first,
+    then exact unique name). ``strict`` checks each date cell before casting (slower; the fast
+    form casts every date-like cell at once and fails the statement on an impossible one).
+    ``pages``: only the staged rows on this [first, end) range of pages (the fast path's
+    staging table, whose rows have no line numbers)."""
+    ref = {name: f"btrim(s.c{names.index(name)})" if name in names else "''" for name in spec.required + spec.optional}
+    fmt = dict(ref, k=ref[spec.key])
+    if "last_seen" in names:
+        ls = ref["last_seen"]
+        if strict:
+            fmt["last_seen_case"] = (
+                f"CASE WHEN {ls} = '' THEN NULL WHEN {ls} ~ %(ts)s THEN ({ls})::timestamptz "
+                f"WHEN {ls} ~ '^\\d{{4}}-\\d{{1,2}}-\\d{{1,2}}' THEN pg_temp.bo_try_ts({ls}) END"
+            )
+        else:
+            # PostgreSQL's words such as 'yesterday' are not dates here: only a cell that starts like
+            # a year and a dash is cast (LIKE, three times cheaper than a regular expression); one
+            # that then does not cast fails the statement, and the strict check takes over.
+            fmt["last_seen_case"] = (
+                f"CASE WHEN {ls} = '' THEN NULL WHEN {ls} LIKE '____-%%' THEN ({ls})::timestamptz END"
+            )
+    else:
+        fmt["last_seen_case"] = "NULL::timestamptz"
+    where = ""
+    if pages:
+        where = f"WHERE s.ctid >= '({int(pages[0])},0)'::tid AND s.ctid < '({int(pages[1])},0)'::tid"
+    return f"""
+        SELECT {"NULL::bigint" if pages else "s.line"} AS line, x.*, client.id AS client_id
+        FROM {table} s
+        CROSS JOIN LATERAL (SELECT {_SQL[source]["clean"].format(**fmt)}) x
+        LEFT JOIN (
+            -- one lookup: each reference to the client its external id names, else its unique name
+            SELECT DISTINCT ON (ref) ref, id FROM (
+                SELECT {spec.client_field} AS ref, id, 1 AS rank FROM clients_client WHERE {spec.client_field} <> ''
+                UNION ALL
+                SELECT name, min(id), 2 FROM clients_client GROUP BY name HAVING count(*) = 1
+            ) refs ORDER BY ref, rank
+        ) client ON client.ref = x.client_ref
+        {where}
+        OFFSET 0
+    """
+
+
+def _row_error(spec, source):
+    """CASE giving a row's first problem (alias c: a row of _clean_select), NULL for a good row."""
+    alias = {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}
+    missing = " ".join(f"WHEN c.{alias.get(n, n)} = '' THEN '{n.replace('_', ' ')} is missing'" for n in spec.required)
+    too_long = " ".join(
+        f"WHEN length(c.{alias.get(n, n)}) > {limit} THEN '{n.replace('_', ' ')} is longer than {limit} characters'"
+        for n, limit in spec.lengths.items()
+    )
+    return f"""CASE {missing} {too_long}
+        WHEN c.client_id IS NULL THEN format('unknown client "%%s"', c.client_ref)
+        {_SQL[source]["checks"]} END"""
+
+
+def _copy_error(exc):
+    text = str(getattr(getattr(exc, "diag", None), "message_primary", None) or exc)
+    context = str(getattr(getattr(exc, "diag", None), "context", None) or "")
+    match = re.search(r"line (\d+)", context)
+    line = int(match.group(1)) + 1 if match else None
+    if "extra data after last expected column" in text:
+        message = "has more fields than the header"
+    elif "missing data for column" in text:
+        message = "has fewer fields than the header"
+    elif "unterminated CSV quoted field" in text:
+        message = "a quoted value is never closed (broken quote)"
+    elif "invalid byte sequence" in text or "encoding" in text.lower():
+        message = "is not UTF-8 text"
+    else:
+        message = f"could not be read: {text}"
+    return line, message
+
+
+# --- The full check, for the uploader ------------------------------------------------------------
+
+
+def report(imp, spec, fh, delimiter, names, outcome):
+    """Check every row and put the first errors (with line numbers) and their count on the outcome.
+
+    Writes only temporary tables; the caller runs it in a transaction it rolls back.
+    """
+    with connection.cursor() as cur:
+        _setup(cur)
+        cur.execute(
+            "CREATE OR REPLACE FUNCTION pg_temp.bo_try_ts(text) RETURNS timestamptz LANGUAGE plpgsql IMMUTABLE AS "
+            "$$ BEGIN RETURN $1::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$"
+        )
+        staged = _stage(cur, imp, fh, delimiter, names, outcome, share=0.6)
+        if staged is None:
+            return
+        outcome.rows = staged
+        if not staged:
+            raise ImportRejectedError("The file has a header but no rows.")
+        cur.execute("DROP TABLE IF EXISTS bo_clean")
+        try:
+            with transaction.atomic():
+                cur.execute(
+                    f"CREATE TEMP TABLE bo_clean ON COMMIT DROP AS {_clean_select(spec, names, imp.source, strict=False)}",
+                    [],
+                )
+        except DataError:
+            cur.execute(
+                f"CREATE TEMP TABLE bo_clean ON COMMIT DROP AS {_clean_select(spec, names, imp.source, strict=True)}",
+                {"ts": _TS_STRICT},
+            )
+        cur.execute("ANALYZE bo_clean")
+        report_progress(imp, 0.8)
+        cur.execute(
+            f"""
+            WITH errs AS (
+                SELECT c.line, {_row_error(spec, imp.source)} AS message FROM bo_clean c
+                UNION ALL
+                SELECT c.line, format('duplicate id "%%s" (first on line %%s)', c.key, d.first)
+                FROM bo_clean c JOIN (
+                    SELECT key, min(line) AS first FROM bo_clean WHERE key <> '' GROUP BY key HAVING count(*) > 1
+                ) d ON d.key = c.key AND c.line <> d.first
+            )
+            SELECT line, message, count(*) OVER () FROM errs WHERE message IS NOT NULL ORDER BY line LIMIT %(n)s
+            """,
+            {"n": MAX_ERRORS_KEPT},
+        )
+        rows = cur.fetchall()
+        if rows:
+            outcome.error_count = rows[0][2]
+            outcome.errors = [{"line": line, "message": message} for line, message, _n in rows]
+
+
+# --- The preview: the next snapshot, ready to swap in ---------------------------------------------
+
+
+def build_next(imp, spec, fh, delimiter, names):
+    """Prepare the import's table (see the module's docstring) and count what a commit would change.
+
+    When every row is good: the table is kept and the outcome (rows, new / changed / gone /
+    unchanged, touched) returned. When a row is bad: None, and nothing is kept; ``report`` says
+    which rows. Outside a transaction on PostgreSQL, the big steps are shared between
+    IMPORT_THREADS connections (each its share of the rows, of the indexes, of the comparison);
+    inside one (tests), everything runs on its connection, in its transaction.
+    """
+    threads = max(1, int(getattr(settings, "IMPORT_THREADS", 2)))
+    parallel = threads > 1 and not connection.in_atomic_block
+    nxt = next_table(imp)
+    try:
+        if parallel:
+            return _build(imp, spec, fh, delimiter, names, threads=threads)
+        with transaction.atomic():
+            return _build(imp, spec, fh, delimiter, names, threads=1)
+    except (_RowError, DataError, IntegrityError):
+        if parallel:
+            _drop(nxt, f"{nxt}_stage")
+        return None
+    except BaseException:
+        if parallel:
+            _drop(nxt, f"{nxt}_stage")
+        raise
+
+
+def _build(imp, spec, fh, delimiter, names, *, threads):
+    source = imp.source
+    live, nxt = live_table(source), next_table(imp)
+    stage = f"{nxt}_stage"
+    devices = source == ImportSource.DEVICES
+    columns = _SQL[source]["columns"]
+    book = RuleBook()
+    scope = {rule.client_id for rule in book.by_id.values() if rule.client_id is not None}
+    case, case_params = (book.device_case if devices else book.sku_case)(scope, alias="c")
+    mapping_cols = "mapped_product_id, mapping_rule_id" + (", excluded" if devices else "")
+    mapping_vals = "CASE WHEN r.exclude THEN NULL ELSE r.product_id END, c.rule_id" + (
+        ", coalesce(r.exclude, false)" if devices else ""
+    )
+    outcome = Outcome()
+    with transaction.atomic(), connection.cursor() as cur:
+        _setup(cur)
+        cur.execute(f"DROP TABLE IF EXISTS {nxt}")
+        cur.execute(f"CREATE TABLE {nxt} (LIKE {live} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)")
+        staged = _stage(cur, imp, fh, delimiter, names, outcome, share=0.35, table=stage)
+        if staged is None:
+            raise _RowError
+        if not staged:
+            raise ImportRejectedError("The file has a header but no rows.")
+        cur.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::bigint", [stage])
+        (pages,) = cur.fetchone()
+        live_indexes = _indexes(cur, live)
+    # Every good row, typed and mapped, in one pass per share; a bad one is left out (and counted).
+    # (OFFSET 0 keeps each subquery's columns computed once per row instead of inlined into every
+    # condition that uses them: ten times faster.)
+    step = -(-(pages + 1) // threads)
+    inserts = [
+        (
+            f"""INSERT INTO {nxt} ({spec.key}, {", ".join(columns)}, {mapping_cols})
+                SELECT c.key, {", ".join("c." + col for col in columns)}, {mapping_vals}
+                FROM (SELECT c.*, {case} AS rule_id
+                      FROM ({_clean_select(spec, names, source, strict=False, table=stage, pages=(first, first + step))}) c
+                      WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c
+                LEFT JOIN {MappingRule._meta.db_table} r ON r.id = c.rule_id""",
+            case_params,
+        )
+        for first in range(0, pages + 1, step)
+    ]
+    if sum(rowcount for rowcount, _rows in _run(inserts, threads)) != staged:
+        raise _RowError
+    report_progress(imp, 0.7)
+    # The live table's indexes, each built in one sorted pass (the unique one finds duplicates).
+    _run(
+        [(_definition_on(d, f"{nxt}_i{number}", nxt), None) for number, (_n, d, _k) in enumerate(live_indexes)],
+        threads,
+    )
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"DROP TABLE {stage}")
+        cur.execute(f"ANALYZE {nxt}")
+        base = _oid(cur, live)
+    report_progress(imp, 0.85)
+    _compare(spec, live, nxt, columns, outcome, threads)
+    outcome.rows = staged
+    SourceImport.objects.filter(pk=imp.pk).update(snapshot_base=base)
+    imp.snapshot_base = base
+    return outcome
+
+
+def _run(statements, threads):
+    """Run (sql, params) statements, each in its own transaction; side by side on their own
+    connections when threads > 1. [(rowcount, rows or None)] in order."""
+
+    def one(sql, params):
+        with transaction.atomic(), connection.cursor() as cur:
+            _setup(cur)
+            cur.execute(sql, params)
+            return cur.rowcount, (cur.fetchall() if cur.description else None)
+
+    if threads == 1:
+        return [one(sql, params) for sql, params in statements]
+
+    def own_connection(sql, params):
+        try:
+            return one(sql, params)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        futures = [pool.submit(own_connection, sql, params) for sql, params in statements]
+        return [future.result() for future in futures]
+
+
+def _drop(*tables):
+    with connection.cursor() as cur:
+        for table in tables:
+            cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _compare(spec, live, nxt, columns, outcome, threads):
+    """Counts of new / changed / gone / unchanged items and the clients of every difference."""
+    key = spec.key
+    distinct = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
+    ours = f"""SELECT d.op, count(*),
+                   array_agg(DISTINCT d.old_client) FILTER (WHERE d.op <> 'same' AND d.old_client IS NOT NULL),
+                   array_agg(DISTINCT d.new_client) FILTER (WHERE d.op <> 'same')
+            FROM (SELECT CASE WHEN t.id IS NULL THEN 'new' WHEN {distinct} THEN 'changed' ELSE 'same' END AS op,
+                         t.client_id AS old_client, n.client_id AS new_client
+                  FROM {nxt} n LEFT JOIN {live} t ON t.{key} = n.{key}) d
+            GROUP BY d.op"""
+    gone = f"""SELECT 'gone', count(*), array_agg(DISTINCT t.client_id), NULL::integer[] FROM {live} t
+               WHERE NOT EXISTS (SELECT FROM {nxt} n WHERE n.{key} = t.{key})"""
+    counts = {}
+    for _rowcount, rows in _run([(ours, None), (gone, None)], threads):
+        for op, count, old_clients, new_clients in rows:
+            counts[op] = count
+            outcome.touched.update(old_clients or ())
+            outcome.touched.update(new_clients or ())
+    outcome.new, outcome.changed = counts.get("new", 0), counts.get("changed", 0)
+    outcome.gone, outcome.unchanged = counts.get("gone", 0), counts.get("same", 0)
+
+
+# --- The commit: swap it in -----------------------------------------------------------------------
+
+
+def swap_in(imp):
+    """Make the import's prepared table the live snapshot. Call inside the commit's transaction.
+
+    Raises StaleSnapshotError when the table is missing or another snapshot went live since it was
+    prepared, ClientGoneError when a client the file names was deleted meanwhile (for both,
+    nothing changed: build or report again), OperationalError when readers hold the table longer
+    than LOCK_TIMEOUT.
+    """
+    live, nxt = live_table(imp.source), next_table(imp)
+    with connection.cursor() as cur:
+        cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        if _oid(cur, nxt) is None:
+            raise StaleSnapshotError
+        cur.execute(f"LOCK TABLE {live}, {nxt} IN ACCESS EXCLUSIVE MODE")
+        if _oid(cur, live) != imp.snapshot_base:
+            raise StaleSnapshotError
+        # The snapshot tables have no foreign-key constraint (speed): keep every client the file names
+        # from being deleted until this transaction ends, and refuse if one already was.
+        cur.execute(
+            f"""WITH named AS MATERIALIZED (SELECT DISTINCT client_id FROM {nxt})
+                SELECT (SELECT count(*) FROM named), (SELECT count(*) FROM (
+                    SELECT id FROM clients_client WHERE id IN (SELECT client_id FROM named) FOR KEY SHARE) locked)"""
+        )
+        named, present = cur.fetchone()
+        if named != present:
+            raise ClientGoneError
+        live_indexes, next_indexes = _indexes(cur, live), {name: d for name, d, _k in _indexes(cur, nxt)}
+        for number, (_name, definition, _kind) in enumerate(live_indexes):
+            mine = f"{nxt}_i{number}"
+            if _definition_on(next_indexes.get(mine, ""), "x", "t") != _definition_on(definition, "x", "t"):
+                raise StaleSnapshotError  # the table's structure changed (a migration) since the preview
+        cur.execute(f"DROP TABLE {live}")
+        cur.execute(f"ALTER TABLE {nxt} RENAME TO {live}")
+        for number, (name, _definition, kind) in enumerate(live_indexes):
+            mine = f"{nxt}_i{number}"
+            if kind == "p":
+                cur.execute(f"ALTER TABLE {live} ADD CONSTRAINT {name} PRIMARY KEY USING INDEX {mine}")
+            elif kind == "u":
+                cur.execute(f"ALTER TABLE {live} ADD CONSTRAINT {name} UNIQUE USING INDEX {mine}")
+            else:
+                cur.execute(f"ALTER INDEX {mine} RENAME TO {name}")
+        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [live])
+        (sequence,) = cur.fetchone()
+        if sequence and sequence.rsplit(".", 1)[-1] != f"{live}_id_seq":
+            cur.execute(f"ALTER SEQUENCE {sequence} RENAME TO {live}_id_seq")
+        # Every other prepared table of this source was compared with the snapshot just replaced.
+        cur.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
+            "AND relname LIKE %s",
+            [live.replace("_", "\\_") + "\\_next\\_%"],
+        )
+        for (stale,) in cur.fetchall():
+            cur.execute(f"DROP TABLE IF EXISTS {stale}")
+
+
+__all__ = ["ClientGoneError", "StaleSnapshotError", "build_next", "drop_prepared", "is_prepared", "report", "swap_in"]
