@@ -261,16 +261,15 @@ def main():
             imp = imports.commit_import(imp=imp, queue_detection=False)
             done = time.perf_counter()
         assert imp.status == SourceImport.Status.COMMITTED, imp.errors[:5]
-        commit = done - checked
         total = done - started
         print(
-            f"  upload stored {stored - started:.2f} s, preview check {checked - stored:.2f} s, "
-            f"commit (re-checks, then merges) {commit:.2f} s; {imp.count_new:,} new, {imp.count_gone:,} gone"
+            f"  upload stored {stored - started:.2f} s, preview (check every row, prepare and compare the next "
+            f"snapshot) {checked - stored:.2f} s, commit (swap it in) {done - checked:.2f} s; "
+            f"{imp.count_new:,} new, {imp.count_gone:,} gone"
         )
-        line("import commit incl. validation, wall time", f"{commit:.2f} s", "≤ 30 s", commit <= 30)
-        line("whole flow: store + preview + commit", f"{total:.2f} s", "≤ 30 s", total <= 30)
-        line("bare COPY of the same file (the floor)", f"{floor:.2f} s", "—", True)
-        line("commit ÷ bare COPY", f"{commit / floor:.1f}×", "≤ 5×", commit / floor <= 5)
+        line("import end to end (store + preview + commit), wall time", f"{total:.2f} s", "≤ 30 s", total <= 30)
+        line("bare COPY of the same file into a scratch table (the floor)", f"{floor:.2f} s", "—", True)
+        line("end to end ÷ bare COPY", f"{total / floor:.1f}×", "≤ 5×", total / floor <= 5)
         growth = mem.peak - mem.start
         line(
             "memory growth during import (file is " + f"{size_mb:.0f} MB)",

@@ -1,0 +1,162 @@
+"""The PostgreSQL import engine: a preview prepares the next snapshot table, a commit swaps it in."""
+
+import threading
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+
+from opportunities.models import Device, SourceImport
+from opportunities.services import imports_pg
+from opportunities.services.imports import commit_import, create_import, discard_import, validate_import
+
+from .factories import ClientFactory, DeviceFactory, DeviceRuleFactory, ProductFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("keep_reference_data")]
+
+HEADER = "device_id,client,hostname,device_type,os,last_seen\r\n"
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+@pytest.fixture
+def acme():
+    return ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
+
+
+def upload(content):
+    return create_import(source="devices", uploaded_file=SimpleUploadedFile("rmm.csv", content.encode()))
+
+
+def prepared_tables():
+    with connection.cursor() as cur:
+        cur.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'opportunities\\_%%\\_next\\_%%' ORDER BY 1")
+        return [row[0] for row in cur.fetchall()]
+
+
+def structure():
+    """The device table's columns, constraints and indexes as Django sees them (names included)."""
+    with connection.cursor() as cur:
+        constraints = connection.introspection.get_constraints(cur, Device._meta.db_table)
+        columns = [
+            (c.name, c.type_code, c.null_ok)
+            for c in connection.introspection.get_table_description(cur, "opportunities_device")
+        ]
+        cur.execute("SELECT pg_get_serial_sequence('opportunities_device', 'id')")
+        sequence = cur.fetchone()[0]
+    keep = ("columns", "primary_key", "unique", "index", "check", "definition")
+    return columns, {name: {k: c.get(k) for k in keep} for name, c in constraints.items()}, sequence
+
+
+@pytest.mark.django_db
+def test_the_swapped_in_table_has_the_same_columns_constraints_indexes_and_sequence(acme):
+    before = structure()
+    imp = commit_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
+    assert imp.status == SourceImport.Status.COMMITTED
+    assert structure() == before
+    assert before[2] == "public.opportunities_device_id_seq"
+    # The ORM and the database constraints work on it as before.
+    extra = Device.objects.create(device_id="d-2", client=acme, hostname="WS-2", device_type="server")
+    assert extra.pk and Device.objects.count() == 2
+    from django.db import IntegrityError, transaction
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Device.objects.create(device_id="d-2", client=acme, hostname="dup", device_type="server")
+    assert prepared_tables() == []
+
+
+@pytest.mark.django_db
+def test_imported_devices_are_mapped_by_the_rules_at_once(acme):
+    product = ProductFactory(sku="MS-WS")
+    rule = DeviceRuleFactory(device_type="workstation", product=product)
+    commit_import(
+        imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-2,RMM-1,SW-1,network,,\r\n"),
+        queue_detection=False,
+    )
+    mapped = dict(Device.objects.values_list("device_id", "mapped_product_id"))
+    assert mapped == {"d-1": product.pk, "d-2": None}
+    assert Device.objects.get(device_id="d-1").mapping_rule_id == rule.pk
+
+
+@pytest.mark.django_db
+def test_a_preview_keeps_its_table_until_commit_or_discard(acme):
+    DeviceFactory(client=acme, device_id="old")
+    imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
+    assert prepared_tables() == [f"opportunities_device_next_{imp.pk}"]
+    assert list(Device.objects.values_list("device_id", flat=True)) == ["old"]  # nothing live changed
+    discard_import(imp=imp)
+    assert prepared_tables() == []
+
+
+@pytest.mark.django_db
+def test_a_commit_after_another_import_went_live_compares_with_that_one(acme):
+    first = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
+    other = validate_import(imp=upload(HEADER + "d-2,RMM-1,WS-2,server,,\r\nd-3,RMM-1,WS-3,server,,\r\n"))
+    assert commit_import(imp=other).status == SourceImport.Status.COMMITTED
+    assert prepared_tables() == []  # the other preview was compared with the old snapshot: dropped
+    first = commit_import(imp=first)
+    assert first.status == SourceImport.Status.COMMITTED
+    assert (first.count_new, first.count_gone) == (1, 2)  # counted against what was live at its commit
+    assert list(Device.objects.values_list("device_id", flat=True)) == ["d-1"]
+
+
+@pytest.mark.django_db
+def test_a_bad_row_leaves_no_prepared_table(acme):
+    imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-1,RMM-1,WS-2,server,,\r\n"))
+    assert imp.status == SourceImport.Status.INVALID
+    assert imp.errors == [{"line": 3, "message": 'duplicate id "d-1" (first on line 2)'}]
+    assert prepared_tables() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_work_is_shared_between_connections(settings):
+    settings.IMPORT_THREADS = 2
+    acme = ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
+    DeviceFactory(client=acme, device_id="gone")
+    rows = "".join(f"d-{i},RMM-1,WS-{i},workstation,,2026-11-20T10:00:00Z\r\n" for i in range(300))
+    imp = validate_import(imp=upload(HEADER + rows))
+    assert (imp.status, imp.count_new, imp.count_gone) == (SourceImport.Status.READY, 300, 1)
+    assert imports_pg.is_prepared(imp)
+    imp = commit_import(imp=imp, queue_detection=False)
+    assert imp.status == SourceImport.Status.COMMITTED
+    assert Device.objects.count() == 300
+    # A bad row: the full report, with its line, and nothing left behind.
+    bad = validate_import(imp=upload(HEADER + rows + "x-1,RMM-NOPE,WS-X,server,,\r\n"))
+    assert bad.errors == [{"line": 302, "message": 'unknown client "RMM-NOPE"'}]
+    assert prepared_tables() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_waits_for_readers_and_says_so_when_they_take_too_long(monkeypatch):
+    monkeypatch.setattr(imports_pg, "LOCK_TIMEOUT", "200ms")
+    ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
+    imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
+    reading, done = threading.Event(), threading.Event()
+
+    def reader():
+        from django.db import transaction
+
+        try:
+            with transaction.atomic():
+                list(Device.objects.all())  # holds the table until the transaction ends
+                reading.set()
+                done.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        assert reading.wait(10)
+        imp = commit_import(imp=imp)
+    finally:
+        done.set()
+        thread.join(10)
+    assert imp.status == SourceImport.Status.FAILED
+    assert "commit again in a minute" in imp.message
+    assert not Device.objects.exists()
+    assert commit_import(imp=imp).status == SourceImport.Status.COMMITTED  # and it can be committed later
+    assert Device.objects.count() == 1
