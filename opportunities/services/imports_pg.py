@@ -46,7 +46,7 @@ _SQL = {
             {os} AS os, {last_seen} AS last_seen_raw, {last_seen_case} AS last_seen
         """,
         "checks": """
-            WHEN lower(c.device_type) NOT IN ('workstation', 'server', 'network', 'other')
+            WHEN c.device_type NOT IN ('workstation', 'server', 'network', 'other')
                 THEN format('device type "%%s" is not one of workstation, server, network, other', c.device_type)
             WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
                 THEN format('last seen "%%s" is not a date and time', c.last_seen_raw)
@@ -179,7 +179,13 @@ def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
     form casts every date-like cell at once and fails the statement on an impossible one).
     ``pages``: only the staged rows on this [first, end) range of pages (the fast path's
     staging table, whose rows have no line numbers)."""
-    ref = {name: f"btrim(s.c{names.index(name)})" if name in names else "''" for name in spec.required + spec.optional}
+    wanted = spec.required + spec.optional
+    # Each cell trimmed once, below a fence (OFFSET 0), so what is built from it reads a column
+    # instead of trimming the cell again wherever it is used.
+    trimmed = ", ".join(
+        f"btrim(s.c{names.index(name)}) AS {name}" if name in names else f"'' AS {name}" for name in wanted
+    )
+    ref = {name: f"t.{name}" for name in wanted}
     fmt = dict(ref, k=ref[spec.key])
     if "last_seen" in names:
         ls = ref["last_seen"]
@@ -201,9 +207,8 @@ def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
     if pages:
         where = f"WHERE s.ctid >= '({int(pages[0])},0)'::tid AND s.ctid < '({int(pages[1])},0)'::tid"
     return f"""
-        SELECT {"NULL::bigint" if pages else "s.line"} AS line, x.*, client.id AS client_id
-        FROM {table} s
-        CROSS JOIN LATERAL (SELECT {_SQL[source]["clean"].format(**fmt)}) x
+        SELECT t.line, {_SQL[source]["clean"].format(**fmt)}, client.id AS client_id
+        FROM (SELECT {"NULL::bigint" if pages else "s.line"} AS line, {trimmed} FROM {table} s {where} OFFSET 0) t
         LEFT JOIN (
             -- one lookup: each reference to the client its external id names, else its unique name
             SELECT DISTINCT ON (ref) ref, id FROM (
@@ -211,8 +216,7 @@ def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
                 UNION ALL
                 SELECT name, min(id), 2 FROM clients_client GROUP BY name HAVING count(*) = 1
             ) refs ORDER BY ref, rank
-        ) client ON client.ref = x.client_ref
-        {where}
+        ) client ON client.ref = t.client
         OFFSET 0
     """
 
@@ -220,9 +224,14 @@ def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
 def _row_error(spec, source):
     """CASE giving a row's first problem (alias c: a row of _clean_select), NULL for a good row."""
     alias = {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}
-    missing = " ".join(f"WHEN c.{alias.get(n, n)} = '' THEN '{n.replace('_', ' ')} is missing'" for n in spec.required)
+    # octet_length reads the value's size; length counts its characters, needed only when the bytes
+    # are over the limit.
+    missing = " ".join(
+        f"WHEN octet_length(c.{alias.get(n, n)}) = 0 THEN '{n.replace('_', ' ')} is missing'" for n in spec.required
+    )
     too_long = " ".join(
-        f"WHEN length(c.{alias.get(n, n)}) > {limit} THEN '{n.replace('_', ' ')} is longer than {limit} characters'"
+        f"WHEN octet_length(c.{alias.get(n, n)}) > {limit} AND length(c.{alias.get(n, n)}) > {limit} "
+        f"THEN '{n.replace('_', ' ')} is longer than {limit} characters'"
         for n, limit in spec.lengths.items()
     )
     return f"""CASE {missing} {too_long}

@@ -33,7 +33,9 @@ def upload(content):
 
 def prepared_tables():
     with connection.cursor() as cur:
-        cur.execute("SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'opportunities\\_%%\\_next\\_%%' ORDER BY 1")
+        cur.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE 'opportunities\\_%%\\_next\\_%%' ORDER BY 1"
+        )
         return [row[0] for row in cur.fetchall()]
 
 
