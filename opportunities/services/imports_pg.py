@@ -145,40 +145,37 @@ def _setup(cur):
     cur.execute("SET LOCAL timezone = 'UTC'")
 
 
-def _stage(cur, imp, fh, delimiter, names, outcome, *, share, table="bo_stage"):
-    """COPY the rows after the header into a staging table of text columns: the temporary
-    bo_stage, its rows numbered by line (the report), or an unlogged one other connections can
-    read (the fast path). The row count, or None once the COPY error is recorded on the outcome."""
+def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end=None):
+    """COPY rows (from the file's position to ``end``, or its end) into the temporary table bo_stage
+    of text columns, numbered by line when ``numbered``. The row count, or None once the COPY error
+    is recorded on the outcome."""
     cols = [f"c{i}" for i in range(len(names))]
-    cur.execute(f"DROP TABLE IF EXISTS {table}")
-    if table == "bo_stage":
-        kind, line, drop = "TEMP", "line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), ", "ON COMMIT DROP"
-    else:
-        kind, line, drop = "UNLOGGED", "", ""
-    cur.execute(f"CREATE {kind} TABLE {table} ({line}{', '.join(f'{c} text' for c in cols)}) {drop}")
+    line = "line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), " if numbered else ""
+    cur.execute("DROP TABLE IF EXISTS bo_stage")
+    cur.execute(f"CREATE TEMP TABLE bo_stage ({line}{', '.join(f'{c} text' for c in cols)}) ON COMMIT DROP")
     copy_sql = (
-        f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, DELIMITER '{delimiter}', ENCODING 'UTF8', "
+        f"COPY bo_stage ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, DELIMITER '{delimiter}', ENCODING 'UTF8', "
         f"FORCE_NOT_NULL ({', '.join(cols)}))"
     )
-    total = max(imp.file_size, 1)
+    start = fh.tell()
+    end = imp.file_size if end is None else end
     try:
         with transaction.atomic(), cur.cursor.copy(copy_sql) as copy:
-            while chunk := fh.read(READ_CHUNK):
+            while chunk := fh.read(min(READ_CHUNK, end - fh.tell())):
                 copy.write(chunk)
-                report_progress(imp, share * fh.tell() / total)
+                report_progress(imp, share * (fh.tell() - start) / max(end - start, 1))
     except Exception as exc:  # psycopg's DataError & co: say which line, in words
         outcome.add_error(*_copy_error(exc))
         return None
-    cur.execute(f"SELECT count(*) FROM {table}")
+    cur.execute("SELECT count(*) FROM bo_stage")
     return cur.fetchone()[0]
 
 
-def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
+def _clean_select(spec, names, source, *, strict, numbered=True):
     """SELECT of the staged rows typed, trimmed, with their client resolved (external id first,
     then exact unique name). ``strict`` checks each date cell before casting (slower; the fast
     form casts every date-like cell at once and fails the statement on an impossible one).
-    ``pages``: only the staged rows on this [first, end) range of pages (the fast path's
-    staging table, whose rows have no line numbers)."""
+    ``numbered``: whether the staged rows have line numbers (the fast path's do not)."""
     wanted = spec.required + spec.optional
     # Each cell trimmed once, below a fence (OFFSET 0), so what is built from it reads a column
     # instead of trimming the cell again wherever it is used.
@@ -203,12 +200,9 @@ def _clean_select(spec, names, source, *, strict, table="bo_stage", pages=None):
             )
     else:
         fmt["last_seen_case"] = "NULL::timestamptz"
-    where = ""
-    if pages:
-        where = f"WHERE s.ctid >= '({int(pages[0])},0)'::tid AND s.ctid < '({int(pages[1])},0)'::tid"
     return f"""
         SELECT t.line, {_SQL[source]["clean"].format(**fmt)}, client.id AS client_id
-        FROM (SELECT {"NULL::bigint" if pages else "s.line"} AS line, {trimmed} FROM {table} s {where} OFFSET 0) t
+        FROM (SELECT {"s.line" if numbered else "NULL::bigint"} AS line, {trimmed} FROM bo_stage s OFFSET 0) t
         LEFT JOIN (
             -- one lookup: each reference to the client its external id names, else its unique name
             SELECT DISTINCT ON (ref) ref, id FROM (
@@ -319,13 +313,13 @@ def build_next(imp, spec, fh, delimiter, names):
 
     When every row is good: the table is kept and the outcome (rows, new / changed / gone /
     unchanged, touched) returned. When a row is bad: None, and nothing is kept; ``report`` says
-    which rows. Outside a transaction on PostgreSQL, the big steps are shared between
-    IMPORT_THREADS connections (each its share of the rows, of the indexes, of the comparison);
-    inside one (tests), everything runs on its connection, in its transaction.
+    which rows. Outside a transaction on PostgreSQL, the work is shared between IMPORT_THREADS
+    connections: each loads its share of the file (cut between two records) and writes its rows;
+    then they build the indexes and compare side by side. Inside one (tests), everything runs
+    on its connection, in its transaction.
     """
     threads = max(1, int(getattr(settings, "IMPORT_THREADS", 2)))
     parallel = threads > 1 and not connection.in_atomic_block
-    nxt = next_table(imp)
     try:
         if parallel:
             return _build(imp, spec, fh, delimiter, names, threads=threads)
@@ -333,18 +327,17 @@ def build_next(imp, spec, fh, delimiter, names):
             return _build(imp, spec, fh, delimiter, names, threads=1)
     except (_RowError, DataError, IntegrityError):
         if parallel:
-            _drop(nxt, f"{nxt}_stage")
+            drop_prepared(imp)
         return None
     except BaseException:
         if parallel:
-            _drop(nxt, f"{nxt}_stage")
+            drop_prepared(imp)
         raise
 
 
 def _build(imp, spec, fh, delimiter, names, *, threads):
     source = imp.source
     live, nxt = live_table(source), next_table(imp)
-    stage = f"{nxt}_stage"
     devices = source == ImportSource.DEVICES
     columns = _SQL[source]["columns"]
     book = RuleBook()
@@ -354,106 +347,154 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     mapping_vals = "CASE WHEN r.exclude THEN NULL ELSE r.product_id END, c.rule_id" + (
         ", coalesce(r.exclude, false)" if devices else ""
     )
-    outcome = Outcome()
+    # Every good row, typed and mapped, in one pass; a bad one is left out (and counted).
+    # (OFFSET 0 keeps each subquery's columns computed once per row instead of inlined into every
+    # condition that uses them: ten times faster.)
+    insert = f"""INSERT INTO {nxt} ({spec.key}, {", ".join(columns)}, {mapping_cols})
+        SELECT c.key, {", ".join("c." + col for col in columns)}, {mapping_vals}
+        FROM (SELECT c.*, {case} AS rule_id
+              FROM ({_clean_select(spec, names, source, strict=False, numbered=False)}) c
+              WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c
+        LEFT JOIN {MappingRule._meta.db_table} r ON r.id = c.rule_id"""
     with transaction.atomic(), connection.cursor() as cur:
         _setup(cur)
         cur.execute(f"DROP TABLE IF EXISTS {nxt}")
         cur.execute(f"CREATE TABLE {nxt} (LIKE {live} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)")
-        staged = _stage(cur, imp, fh, delimiter, names, outcome, share=0.35, table=stage)
-        if staged is None:
-            raise _RowError
-        if not staged:
-            raise ImportRejectedError("The file has a header but no rows.")
-        cur.execute("SELECT pg_relation_size(%s) / current_setting('block_size')::bigint", [stage])
-        (pages,) = cur.fetchone()
         live_indexes = _indexes(cur, live)
-    # Every good row, typed and mapped, in one pass per share; a bad one is left out (and counted).
-    # (OFFSET 0 keeps each subquery's columns computed once per row instead of inlined into every
-    # condition that uses them: ten times faster.)
-    step = -(-(pages + 1) // threads)
-    inserts = [
-        (
-            f"""INSERT INTO {nxt} ({spec.key}, {", ".join(columns)}, {mapping_cols})
-                SELECT c.key, {", ".join("c." + col for col in columns)}, {mapping_vals}
-                FROM (SELECT c.*, {case} AS rule_id
-                      FROM ({_clean_select(spec, names, source, strict=False, table=stage, pages=(first, first + step))}) c
-                      WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c
-                LEFT JOIN {MappingRule._meta.db_table} r ON r.id = c.rule_id""",
-            case_params,
-        )
-        for first in range(0, pages + 1, step)
-    ]
-    if sum(rowcount for rowcount, _rows in _run(inserts, threads)) != staged:
-        raise _RowError
-    report_progress(imp, 0.7)
-    # The live table's indexes, each built in one sorted pass (the unique one finds duplicates).
-    _run(
-        [(_definition_on(d, f"{nxt}_i{number}", nxt), None) for number, (_n, d, _k) in enumerate(live_indexes)],
-        threads,
-    )
-    with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(f"DROP TABLE {stage}")
-        cur.execute(f"ANALYZE {nxt}")
         base = _oid(cur, live)
-    report_progress(imp, 0.85)
-    _compare(spec, live, nxt, columns, outcome, threads)
+
+    def load(first, end, own_file):
+        """Stage one share of the file and write its good rows: (rows read, rows written)."""
+        outcome = Outcome()
+        with connection.cursor() as cur:
+            handle = imp.file.storage.open(imp.file.name, "rb") if own_file else fh
+            try:
+                handle.seek(first)
+                staged = _stage(cur, imp, handle, delimiter, names, outcome, share=0.4, numbered=False, end=end)
+            finally:
+                if own_file:
+                    handle.close()
+            if staged is None:
+                raise _RowError
+            cur.execute(insert, case_params)
+            return staged, cur.rowcount
+
+    first = fh.tell()
+    shares = _shares(imp, first, threads)
+    loaded = _parallel([(load, (a, b, threads > 1)) for a, b in shares], threads)
+    staged = sum(read for read, _written in loaded)
+    if not staged:
+        raise ImportRejectedError("The file has a header but no rows.")
+    if sum(written for _read, written in loaded) != staged:
+        raise _RowError
+    report_progress(imp, 0.6)
+    # The comparison with the live snapshot, side by side with the live table's indexes, each built
+    # in one sorted pass (the unique one finds duplicate ids).
+    key = spec.key
+    distinct = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
+    compare = f"""SELECT CASE WHEN t.id IS NULL THEN 'new' WHEN {distinct} THEN 'changed' ELSE 'same' END,
+                         t.client_id, n.client_id, count(*)
+                  FROM {nxt} n LEFT JOIN {live} t ON t.{key} = n.{key} GROUP BY 1, 2, 3"""
+    per_client = f"SELECT client_id, count(*) FROM {live} GROUP BY client_id"
+    statements = [compare, *(_definition_on(d, f"{nxt}_i{i}", nxt) for i, (_n, d, _k) in enumerate(live_indexes))]
+    results = _parallel([(_execute, (sql,)) for sql in [*statements, per_client]], threads)
+    report_progress(imp, 0.9)
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(f"ANALYZE {nxt}")
+    outcome = _counts(results[0], results[-1])
     outcome.rows = staged
     SourceImport.objects.filter(pk=imp.pk).update(snapshot_base=base)
     imp.snapshot_base = base
     return outcome
 
 
-def _run(statements, threads):
-    """Run (sql, params) statements, each in its own transaction; side by side on their own
-    connections when threads > 1. [(rowcount, rows or None)] in order."""
+def _counts(compared, live_per_client):
+    """new / changed / gone / unchanged and the touched clients, from the comparison grouped by
+    (what, old client, new client) and the live snapshot's rows per client: a client has gone
+    items when it had more live rows than the file matched."""
+    outcome, counts, matched = Outcome(), {}, {}
+    for op, old_client, new_client, count in compared:
+        counts[op] = counts.get(op, 0) + count
+        if old_client is not None:
+            matched[old_client] = matched.get(old_client, 0) + count
+        if op != "same":
+            outcome.touched.add(new_client)
+            if old_client is not None:
+                outcome.touched.add(old_client)
+    for client, count in live_per_client:
+        if count > matched.get(client, 0):
+            counts["gone"] = counts.get("gone", 0) + count - matched.get(client, 0)
+            outcome.touched.add(client)
+    outcome.new, outcome.changed = counts.get("new", 0), counts.get("changed", 0)
+    outcome.gone, outcome.unchanged = counts.get("gone", 0), counts.get("same", 0)
+    return outcome
 
-    def one(sql, params):
+
+def _shares(imp, first, threads):
+    """[first, end) byte ranges of the file after its header, one per connection, each cut just
+    after a line break outside quotes (an even number of quote characters before it, which is how
+    COPY itself tells records apart)."""
+    end = imp.file_size
+    if threads == 1 or end - first < 2 * READ_CHUNK:
+        return [(first, end)]
+    cuts = [first]
+    with imp.file.storage.open(imp.file.name, "rb") as fh:
+        fh.seek(first)
+        position, quotes = first, 0
+        for k in range(1, threads):
+            target = first + k * (end - first) // threads
+            while position < target:
+                block = fh.read(min(READ_CHUNK, target - position))
+                quotes += block.count(b'"')
+                position += len(block)
+            cut = None
+            while cut is None:
+                block = fh.read(65536)
+                if not block:
+                    break
+                start = 0
+                while (newline := block.find(b"\n", start)) >= 0:
+                    quotes += block.count(b'"', start, newline)
+                    start = newline + 1
+                    if quotes % 2 == 0:
+                        cut = position + start
+                        break
+                quotes += block.count(b'"', start)
+                position += len(block)
+            if cut is None or cut >= end:
+                break
+            cuts.append(cut)
+    cuts.append(end)
+    return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _execute(sql):
+    with connection.cursor() as cur:
+        cur.execute(sql)
+        return cur.fetchall() if cur.description else None
+
+
+def _parallel(jobs, threads):
+    """Run (function, args) jobs, each in its own transaction with this module's settings; side by
+    side on their own connections when threads > 1. Their results, in order."""
+
+    def one(function, args):
         with transaction.atomic(), connection.cursor() as cur:
             _setup(cur)
-            cur.execute(sql, params)
-            return cur.rowcount, (cur.fetchall() if cur.description else None)
+            return function(*args)
 
     if threads == 1:
-        return [one(sql, params) for sql, params in statements]
+        return [one(function, args) for function, args in jobs]
 
-    def own_connection(sql, params):
+    def own_connection(function, args):
         try:
-            return one(sql, params)
+            return one(function, args)
         finally:
             connection.close()
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        futures = [pool.submit(own_connection, sql, params) for sql, params in statements]
+        futures = [pool.submit(own_connection, function, args) for function, args in jobs]
         return [future.result() for future in futures]
-
-
-def _drop(*tables):
-    with connection.cursor() as cur:
-        for table in tables:
-            cur.execute(f"DROP TABLE IF EXISTS {table}")
-
-
-def _compare(spec, live, nxt, columns, outcome, threads):
-    """Counts of new / changed / gone / unchanged items and the clients of every difference."""
-    key = spec.key
-    distinct = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
-    ours = f"""SELECT d.op, count(*),
-                   array_agg(DISTINCT d.old_client) FILTER (WHERE d.op <> 'same' AND d.old_client IS NOT NULL),
-                   array_agg(DISTINCT d.new_client) FILTER (WHERE d.op <> 'same')
-            FROM (SELECT CASE WHEN t.id IS NULL THEN 'new' WHEN {distinct} THEN 'changed' ELSE 'same' END AS op,
-                         t.client_id AS old_client, n.client_id AS new_client
-                  FROM {nxt} n LEFT JOIN {live} t ON t.{key} = n.{key}) d
-            GROUP BY d.op"""
-    gone = f"""SELECT 'gone', count(*), array_agg(DISTINCT t.client_id), NULL::integer[] FROM {live} t
-               WHERE NOT EXISTS (SELECT FROM {nxt} n WHERE n.{key} = t.{key})"""
-    counts = {}
-    for _rowcount, rows in _run([(ours, None), (gone, None)], threads):
-        for op, count, old_clients, new_clients in rows:
-            counts[op] = count
-            outcome.touched.update(old_clients or ())
-            outcome.touched.update(new_clients or ())
-    outcome.new, outcome.changed = counts.get("new", 0), counts.get("changed", 0)
-    outcome.gone, outcome.unchanged = counts.get("gone", 0), counts.get("same", 0)
 
 
 # --- The commit: swap it in -----------------------------------------------------------------------

@@ -114,17 +114,24 @@ def test_a_bad_row_leaves_no_prepared_table(acme):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_work_is_shared_between_connections(settings):
+def test_outside_a_transaction_the_work_is_shared_between_connections(settings, monkeypatch):
     settings.IMPORT_THREADS = 2
+    monkeypatch.setattr(imports_pg, "READ_CHUNK", 256)  # small enough to cut this file in shares
     acme = ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
     DeviceFactory(client=acme, device_id="gone")
-    rows = "".join(f"d-{i},RMM-1,WS-{i},workstation,,2026-11-20T10:00:00Z\r\n" for i in range(300))
-    imp = validate_import(imp=upload(HEADER + rows))
+    # Quoted cells with line breaks and quotes all through the file: a cut must fall between records.
+    rows = "".join(
+        f'd-{i},RMM-1,WS-{i},workstation,"Windows\n""11""\nPro",2026-11-20T10:00:00Z\r\n' for i in range(300)
+    )
+    imp = create_import(source="devices", uploaded_file=SimpleUploadedFile("rmm.csv", (HEADER + rows).encode()))
+    assert len(imports_pg._shares(imp, len(HEADER), 2)) == 2
+    imp = validate_import(imp=imp)
     assert (imp.status, imp.count_new, imp.count_gone) == (SourceImport.Status.READY, 300, 1)
     assert imports_pg.is_prepared(imp)
     imp = commit_import(imp=imp, queue_detection=False)
     assert imp.status == SourceImport.Status.COMMITTED
     assert Device.objects.count() == 300
+    assert set(Device.objects.values_list("os", flat=True)) == {'Windows\n"11"\nPro'}
     # A bad row: the full report, with its line, and nothing left behind.
     bad = validate_import(imp=upload(HEADER + rows + "x-1,RMM-NOPE,WS-X,server,,\r\n"))
     assert bad.errors == [{"line": 302, "message": 'unknown client "RMM-NOPE"'}]
