@@ -502,6 +502,9 @@ class SourceImport(models.Model):
         editable=False,
         help_text="PostgreSQL: the live snapshot table (oid) the prepared table was compared with.",
     )
+    snapshot_clients = models.JSONField(
+        default=list, blank=True, editable=False, help_text="PostgreSQL: the clients the prepared table names."
+    )
     detection_run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:

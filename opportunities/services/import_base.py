@@ -21,6 +21,7 @@ class Outcome:
     error_count: int = 0
     errors: list = field(default_factory=list)  # [{"line": n, "message": "..."}]
     touched: set = field(default_factory=set)
+    clients: set = field(default_factory=set)  # every client the file names (PostgreSQL engine)
     message: str = ""
 
     def add_error(self, line, message):

@@ -403,8 +403,8 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
         cur.execute(f"ANALYZE {nxt}")
     outcome = _counts(results[0], results[-1])
     outcome.rows = staged
-    SourceImport.objects.filter(pk=imp.pk).update(snapshot_base=base)
-    imp.snapshot_base = base
+    imp.snapshot_base, imp.snapshot_clients = base, sorted(outcome.clients)
+    SourceImport.objects.filter(pk=imp.pk).update(snapshot_base=base, snapshot_clients=imp.snapshot_clients)
     return outcome
 
 
@@ -415,6 +415,7 @@ def _counts(compared, live_per_client):
     outcome, counts, matched = Outcome(), {}, {}
     for op, old_client, new_client, count in compared:
         counts[op] = counts.get(op, 0) + count
+        outcome.clients.add(new_client)
         if old_client is not None:
             matched[old_client] = matched.get(old_client, 0) + count
         if op != "same":
@@ -519,11 +520,11 @@ def swap_in(imp):
         # The snapshot tables have no foreign-key constraint (speed): keep every client the file names
         # from being deleted until this transaction ends, and refuse if one already was.
         cur.execute(
-            f"""WITH named AS MATERIALIZED (SELECT DISTINCT client_id FROM {nxt})
-                SELECT (SELECT count(*) FROM named), (SELECT count(*) FROM (
-                    SELECT id FROM clients_client WHERE id IN (SELECT client_id FROM named) FOR KEY SHARE) locked)"""
+            "SELECT count(*) FROM (SELECT id FROM clients_client WHERE id = ANY(%s) FOR KEY SHARE) locked",
+            [imp.snapshot_clients],
         )
-        named, present = cur.fetchone()
+        (present,) = cur.fetchone()
+        named = len(imp.snapshot_clients)
         if named != present:
             raise ClientGoneError
         live_indexes, next_indexes = _indexes(cur, live), {name: d for name, d, _k in _indexes(cur, nxt)}
