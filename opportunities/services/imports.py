@@ -6,9 +6,9 @@ queues detection for the clients it touched.
 
 Two engines, one behaviour:
 
-- PostgreSQL, devices and subscriptions: the file is streamed into a temporary
-  staging table with ``COPY`` (never whole in memory), then validated and merged
-  with a handful of set-based statements.
+- PostgreSQL, devices and subscriptions (``imports_pg``): the file is streamed with
+  ``COPY`` (never whole in memory) and checked, mapped and compared in SQL; the preview
+  prepares the next snapshot as a table of its own and the commit swaps it in.
 - Everything else (SQLite; contract lines, which are few and audited per line):
   the file is streamed through Python's ``csv`` reader and written with bulk
   operations.

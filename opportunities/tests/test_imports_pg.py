@@ -74,13 +74,18 @@ def test_the_swapped_in_table_has_the_same_columns_constraints_indexes_and_seque
 def test_imported_devices_are_mapped_by_the_rules_at_once(acme):
     product = ProductFactory(sku="MS-WS")
     rule = DeviceRuleFactory(device_type="workstation", product=product)
+    lab = DeviceRuleFactory(device_type="", hostname_pattern="LAB-*", product=None, exclude=True, priority=1)
     commit_import(
-        imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-2,RMM-1,SW-1,network,,\r\n"),
+        imp=upload(
+            HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-2,RMM-1,SW-1,network,,\r\nd-3,RMM-1,LAB-1,workstation,,\r\n"
+        ),
         queue_detection=False,
     )
-    mapped = dict(Device.objects.values_list("device_id", "mapped_product_id"))
-    assert mapped == {"d-1": product.pk, "d-2": None}
-    assert Device.objects.get(device_id="d-1").mapping_rule_id == rule.pk
+    mapped = {
+        d: (p, r, x)
+        for d, p, r, x in Device.objects.values_list("device_id", "mapped_product_id", "mapping_rule_id", "excluded")
+    }
+    assert mapped == {"d-1": (product.pk, rule.pk, False), "d-2": (None, None, False), "d-3": (None, lab.pk, True)}
 
 
 @pytest.mark.django_db
