@@ -8,7 +8,6 @@ from opportunities.models import Device, Opportunity, SourceImport, Subscription
 from opportunities.services.imports import ImportRejectedError, commit_import, create_import, validate_import
 
 from .factories import (
-    ClientFactory,
     ContractFactory,
     ContractLineFactory,
     DeviceFactory,
@@ -16,25 +15,15 @@ from .factories import (
     ProductFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 
 DEVICES_HEADER = "device_id,client,hostname,device_type,os,last_seen\r\n"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
 
 
 @pytest.fixture
 def eager(celery_eager):
     # The detection a commit queues runs inline (no broker needed, none written to disk).
     return celery_eager
-
-
-@pytest.fixture
-def acme():
-    return ClientFactory(name="Acme Ltd", rmm_id="RMM-1", distributor_id="PAX-1", psa_id="PSA-1")
 
 
 def upload(source, content: bytes | str, name="export.csv"):

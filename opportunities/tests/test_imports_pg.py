@@ -12,19 +12,9 @@ from opportunities.services.imports import commit_import, create_import, discard
 
 from .factories import ClientFactory, DeviceFactory, DeviceRuleFactory, ProductFactory
 
-pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("keep_reference_data")]
+pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("keep_reference_data", "media")]
 
 HEADER = "device_id,client,hostname,device_type,os,last_seen\r\n"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
-@pytest.fixture
-def acme():
-    return ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
 
 
 def upload(content):

@@ -7,20 +7,10 @@ from django.urls import reverse
 from opportunities.models import Device, SourceImport
 from opportunities.services import imports as import_services
 
-from .factories import ClientFactory, DeviceFactory
+from .factories import DeviceFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 CSV = "device_id,client,hostname,device_type\r\nd-1,RMM-1,WS-1,workstation\r\nd-2,RMM-1,=HYPERLINK(1),server\r\n"
-
-
-@pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.MEDIA_ROOT = tmp_path
-
-
-@pytest.fixture
-def acme():
-    return ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
 
 
 def post_file(client, content, source="devices", name="devices.csv"):
