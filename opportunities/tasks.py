@@ -8,9 +8,12 @@ from .models import DetectionRun, SourceImport
 
 @shared_task(name="opportunities.detect_nightly")
 def detect_nightly():
-    """The nightly reconciliation of every client (beat: 'Missed billing: nightly detection')."""
+    """The nightly reconciliation of every client (beat: 'Missed billing: nightly detection'), after
+    dropping the tables of import previews nobody committed."""
     from .services.detection import run_detection
+    from .services.imports import drop_stale_previews
 
+    drop_stale_previews()
     return run_detection(trigger=DetectionRun.Trigger.NIGHTLY).pk
 
 

@@ -19,7 +19,8 @@ A million-row export cannot be merged row by row into a live, indexed table quic
 
 A prepared table is current only while the live table is the one it was compared with
 (its oid, recorded on the import); a commit of another import of the same source drops
-every other prepared table, and their commits then build again.
+every other prepared table, and their commits then build again. The nightly detection task
+drops the tables of previews nobody committed within a day (``imports.drop_stale_previews``).
 """
 
 import re
@@ -104,6 +105,19 @@ def is_prepared(imp) -> bool:
             and _oid(cur, next_table(imp)) is not None
             and _oid(cur, live_table(imp.source)) == imp.snapshot_base
         )
+
+
+def prepared_tables():
+    """[(table, import id)] of every prepared table in the database."""
+    patterns = [live_table(source).replace("_", "\\_") + "\\_next\\_%" for source in MODELS]
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
+            "AND (relname LIKE %s OR relname LIKE %s)",
+            patterns,
+        )
+        found = [row[0] for row in cur.fetchall()]
+    return [(table, int(table.rsplit("_", 1)[1])) for table in found if table.rsplit("_", 1)[1].isdigit()]
 
 
 def drop_prepared(imp):
@@ -555,13 +569,9 @@ def swap_in(imp):
         if sequence and sequence.rsplit(".", 1)[-1] != f"{live}_id_seq":
             cur.execute(f"ALTER SEQUENCE {sequence} RENAME TO {live}_id_seq")
         # Every other prepared table of this source was compared with the snapshot just replaced.
-        cur.execute(
-            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
-            "AND relname LIKE %s",
-            [live.replace("_", "\\_") + "\\_next\\_%"],
-        )
-        for (stale,) in cur.fetchall():
-            cur.execute(f"DROP TABLE IF EXISTS {stale}")
+        for table, _pk in prepared_tables():
+            if table.startswith(f"{live}_next_"):
+                cur.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 __all__ = ["ClientGoneError", "StaleSnapshotError", "build_next", "drop_prepared", "is_prepared", "report", "swap_in"]

@@ -101,6 +101,29 @@ def test_a_commit_after_another_import_went_live_compares_with_that_one(acme):
 
 
 @pytest.mark.django_db
+def test_the_nightly_run_drops_previews_nobody_committed(acme):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from opportunities.services.imports import drop_stale_previews
+    from opportunities.tasks import detect_nightly
+
+    old = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
+    fresh = validate_import(imp=upload(HEADER + "d-2,RMM-1,WS-2,workstation,,\r\n"))
+    SourceImport.objects.filter(pk=old.pk).update(uploaded_at=timezone.now() - dt.timedelta(days=2))
+    assert drop_stale_previews() == 1
+    assert prepared_tables() == [f"opportunities_device_next_{fresh.pk}"]
+    # The old preview is still ready: its commit prepares the table again.
+    assert SourceImport.objects.get(pk=old.pk).status == SourceImport.Status.READY
+    assert commit_import(imp=SourceImport.objects.get(pk=old.pk)).status == SourceImport.Status.COMMITTED
+    assert list(Device.objects.values_list("device_id", flat=True)) == ["d-1"]
+    # The nightly task does the same (the committed snapshot dropped the fresh one already).
+    detect_nightly()
+    assert prepared_tables() == []
+
+
+@pytest.mark.django_db
 def test_a_bad_row_leaves_no_prepared_table(acme):
     imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-1,RMM-1,WS-2,server,,\r\n"))
     assert imp.status == SourceImport.Status.INVALID
