@@ -123,6 +123,8 @@ def validate_import(*, imp: SourceImport) -> SourceImport:
         pass
     except ImportRejectedError as exc:
         outcome.add_error(None, str(exc))
+    except DatabaseError as exc:
+        return _failed(imp, exc, "checked")
     status = SourceImport.Status.INVALID if outcome.error_count else SourceImport.Status.READY
     return _finish(imp, outcome, status)
 
@@ -198,7 +200,13 @@ def _commit_swap(imp, actor, queue_detection):
             imports_pg.drop_prepared(imp)
             continue  # preparing again reports the rows of the deleted client, with their lines
         except DatabaseError as exc:
-            return _failed(imp, exc)
+            if "lock timeout" not in str(exc):
+                return _failed(imp, exc)
+            # Readers held the snapshot too long. Nothing changed and the preview still stands.
+            outcome.message = (
+                "Not committed yet: the snapshot is being read (detection may be running). Commit again in a minute."
+            )
+            return _finish(imp, outcome, SourceImport.Status.READY)
     return _failed(imp, "other imports of this source kept replacing the snapshot; commit again")
 
 
@@ -214,11 +222,9 @@ def _committed(imp, outcome, actor, queue_detection):
     return imp
 
 
-def _failed(imp, exc):
+def _failed(imp, exc, step="committed"):
     # Nothing was changed (the transaction rolled back); say so instead of failing the page.
-    if isinstance(exc, DatabaseError) and "lock timeout" in str(exc):
-        exc = "the snapshot is being read (detection may be running); commit again in a minute"
-    outcome = Outcome(message=f"The import could not be committed and changed nothing: {exc}"[:500])
+    outcome = Outcome(message=f"The import could not be {step} and changed nothing: {exc}"[:500])
     return _finish(imp, outcome, SourceImport.Status.FAILED)
 
 

@@ -2,13 +2,14 @@
 
 A million-row export cannot be merged row by row into a live, indexed table quickly. So:
 
-- The preview (``build_next``) streams the file with ``COPY`` into a temporary staging
-  table, and one ``INSERT ... SELECT`` writes every valid row, typed, with its client
-  resolved and its mapping (the same rules detection uses) into the import's own table,
-  ``<snapshot>_next_<import id>``. It has the live table's columns, checks and identity;
-  its indexes are built afterwards in one sorted pass each (the unique one is the
-  duplicate-id check). It is then compared with the live snapshot once, for the counts
-  and the clients touched. Nothing live changes, and the table is kept for the commit.
+- The preview (``build_next``) cuts the file into shares between records, one per
+  connection (``IMPORT_THREADS``). Each connection streams its share with ``COPY`` into a
+  temporary staging table, and one ``INSERT ... SELECT`` writes every valid row, typed,
+  with its client resolved and its mapping (the same rules detection uses) into the
+  import's own table, ``<snapshot>_next_<import id>``. That table has the live table's
+  columns, checks and identity; its indexes are then built in one sorted pass each (the
+  unique one is the duplicate-id check) while it is compared with the live snapshot for
+  the counts and the clients touched. Nothing live changes; the table is kept for the commit.
 - The commit (``swap_in``) locks the live table, checks that every client the file names
   still exists (and keeps them from being deleted), drops the live table and renames the
   prepared one, its indexes and constraints to the live names: all in one transaction,
@@ -113,8 +114,8 @@ def prepared_tables():
     with connection.cursor() as cur:
         cur.execute(
             "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = current_schema()::regnamespace "
-            "AND (relname LIKE %s OR relname LIKE %s)",
-            patterns,
+            "AND relname LIKE ANY(%s)",
+            [patterns],
         )
         found = [row[0] for row in cur.fetchall()]
     return [(table, int(table.rsplit("_", 1)[1])) for table in found if table.rsplit("_", 1)[1].isdigit()]
@@ -568,9 +569,17 @@ def swap_in(imp):
         (sequence,) = cur.fetchone()
         if sequence and sequence.rsplit(".", 1)[-1] != f"{live}_id_seq":
             cur.execute(f"ALTER SEQUENCE {sequence} RENAME TO {live}_id_seq")
-        # Every other prepared table of this source was compared with the snapshot just replaced.
-        for table, _pk in prepared_tables():
-            if table.startswith(f"{live}_next_"):
+        # Every other prepared table of this source was compared with the snapshot just replaced
+        # (one still being built is left to its builder: its commit will find it stale).
+        others = [(table, pk) for table, pk in prepared_tables() if table.startswith(f"{live}_next_")]
+        building = set(
+            SourceImport.objects.filter(
+                pk__in=[pk for _table, pk in others],
+                status__in=[SourceImport.Status.VALIDATING, SourceImport.Status.COMMITTING],
+            ).values_list("pk", flat=True)
+        )
+        for table, pk in others:
+            if pk not in building:
                 cur.execute(f"DROP TABLE IF EXISTS {table}")
 
 

@@ -132,3 +132,23 @@ def test_the_imports_page_runs_a_fixed_number_of_queries(admin_client_, acme, dj
     with django_assert_num_queries(10):
         response = admin_client_.get(reverse("opportunities:imports"))
     assert "Now held: 0 devices" in response.content.decode()
+
+
+@pytest.mark.postgres
+def test_a_commit_blocked_by_readers_says_so_and_stays_ready(admin_client_, acme, monkeypatch):
+    from django.db import OperationalError
+
+    from opportunities.services import imports_pg
+
+    post_file(admin_client_, CSV)
+    imp = SourceImport.objects.get()
+
+    def readers_hold_the_table(imp):
+        raise OperationalError("canceling statement due to lock timeout")
+
+    monkeypatch.setattr(imports_pg, "swap_in", readers_hold_the_table)
+    response = admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]), follow=True)
+    page = response.content.decode()
+    assert "Commit again in a minute" in page and "Commit import" in page
+    assert SourceImport.objects.get().status == SourceImport.Status.READY
+    assert not Device.objects.exists()

@@ -79,7 +79,7 @@ def import_commit(request, pk: int):
     imp = import_services.commit_import(imp=imp, actor=request.user)
     if imp.status == SourceImport.Status.COMMITTED:
         messages.success(request, f"Imported {imp.rows_total} rows; detection is queued for the clients it touched.")
-    elif imp.status == SourceImport.Status.FAILED:
+    elif imp.status in (SourceImport.Status.FAILED, SourceImport.Status.READY):
         messages.error(request, imp.message)
     else:
         messages.error(request, "Nothing was imported: the file no longer passes the checks.")
