@@ -34,7 +34,7 @@ def structure():
     with connection.cursor() as cur:
         constraints = connection.introspection.get_constraints(cur, Device._meta.db_table)
         columns = [
-            (c.name, c.type_code, c.null_ok)
+            (c.name, c.type_code, c.null_ok, c.collation)
             for c in connection.introspection.get_table_description(cur, "opportunities_device")
         ]
         cur.execute("SELECT pg_get_serial_sequence('opportunities_device', 'id')")
@@ -50,6 +50,7 @@ def test_the_swapped_in_table_has_the_same_columns_constraints_indexes_and_seque
     assert imp.status == SourceImport.Status.COMMITTED
     assert structure() == before
     assert before[2] == "public.opportunities_device_id_seq"
+    assert ("device_id", "C") in [(name, collation) for name, _t, _n, collation in before[0]]
     # The ORM and the database constraints work on it as before.
     extra = Device.objects.create(device_id="d-2", client=acme, hostname="WS-2", device_type="server")
     assert extra.pk and Device.objects.count() == 2
