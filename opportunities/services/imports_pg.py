@@ -190,17 +190,17 @@ def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end
     return cur.fetchone()[0]
 
 
-def _clean_select(spec, names, source, *, strict, numbered=True):
+def _clean_select(spec, names, source, *, strict, numbered=True, trim=True):
     """SELECT of the staged rows typed, trimmed, with their client resolved (external id first,
     then exact unique name). ``strict`` checks each date cell before casting (slower; the fast
     form casts every date-like cell at once and fails the statement on an impossible one).
-    ``numbered``: whether the staged rows have line numbers (the fast path's do not)."""
+    ``numbered``: whether the staged rows have line numbers (the fast path's do not).
+    ``trim=False``: no cell has a space at either end (see ``_padded``), so none is trimmed."""
     wanted = spec.required + spec.optional
     # Each cell trimmed once, below a fence (OFFSET 0), so what is built from it reads a column
     # instead of trimming the cell again wherever it is used.
-    trimmed = ", ".join(
-        f"btrim(s.c{names.index(name)}) AS {name}" if name in names else f"'' AS {name}" for name in wanted
-    )
+    cell = "btrim(s.c{}) AS {}" if trim else "s.c{} AS {}"
+    trimmed = ", ".join(cell.format(names.index(name), name) if name in names else f"'' AS {name}" for name in wanted)
     ref = {name: f"t.{name}" for name in wanted}
     fmt = dict(ref, k=ref[spec.key])
     if "last_seen" in names:
@@ -362,6 +362,7 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     book = RuleBook()
     scope = {rule.client_id for rule in book.by_id.values() if rule.client_id is not None}
     case, case_params = (book.device_case if devices else book.sku_case)(scope, alias="c")
+    trim = _padded(imp, fh.tell(), delimiter)
     mapping_cols = "mapped_product_id, mapping_rule_id" + (", excluded" if devices else "")
     # What each rule maps to, written into the statement: no join per row.
     products = " ".join(
@@ -377,7 +378,7 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     insert = f"""INSERT INTO {nxt} ({spec.key}, {", ".join(columns)}, {mapping_cols})
         SELECT c.key, {", ".join("c." + col for col in columns)}, {mapping_vals}
         FROM (SELECT c.*, {case} AS rule_id
-              FROM ({_clean_select(spec, names, source, strict=False, numbered=False)}) c
+              FROM ({_clean_select(spec, names, source, strict=False, numbered=False, trim=trim)}) c
               WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c"""
     with transaction.atomic(), connection.cursor() as cur:
         _setup(cur)
@@ -490,6 +491,26 @@ def _shares(imp, first, threads):
             cuts.append(cut)
     cuts.append(end)
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+
+
+def _padded(imp, first, delimiter):
+    """Might a cell start or end with a space? Looks for a space beside a delimiter, a line break
+    or a quote (a quoted value's own spaces count too, and so do spaces beside a quote inside a
+    value: when in doubt, trim). Reads the file at C speed; trimming every cell costs more."""
+    delimiter = delimiter.encode()
+    marks = (b" " + delimiter, delimiter + b" ", b" \r", b" \n", b"\n ", b'" ', b' "')
+    with imp.file.storage.open(imp.file.name, "rb") as fh:
+        fh.seek(first)
+        if fh.read(1) == b" ":
+            return True
+        fh.seek(first)
+        tail = b""
+        while block := fh.read(READ_CHUNK):
+            block = tail + block
+            if any(mark in block for mark in marks):
+                return True
+            tail = block[-1:]
+    return tail == b" "
 
 
 def _execute(sql):

@@ -190,3 +190,23 @@ def test_a_commit_waits_for_readers_and_says_so_when_they_take_too_long(monkeypa
     assert not Device.objects.exists()
     assert commit_import(imp=imp).status == SourceImport.Status.COMMITTED  # and it can be committed later
     assert Device.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "rows, padded",
+    [
+        ("d-1,RMM-1,WS-1,workstation,,\r\n", False),
+        ("d-1 ,RMM-1,WS-1,workstation,,\r\n", True),
+        ("d-1, RMM-1,WS-1,workstation,,\r\n", True),
+        ("d-1,RMM-1,WS-1,workstation,, \r\n", True),
+        ('d-1,RMM-1," WS-1",workstation,,\r\n', True),
+        ("d-1,RMM-1,WS-1,workstation,Windows 11 Pro,\r\n", False),  # spaces inside a value
+    ],
+)
+def test_cells_are_trimmed_only_when_one_might_need_it(acme, rows, padded):
+    imp = upload(HEADER + rows)
+    assert imports_pg._padded(imp, len(HEADER), ",") is padded
+    assert commit_import(imp=imp, queue_detection=False).status == SourceImport.Status.COMMITTED
+    device = Device.objects.get()
+    assert (device.device_id, device.client_id, device.hostname) == ("d-1", acme.pk, "WS-1")
