@@ -505,6 +505,12 @@ class SourceImport(models.Model):
     snapshot_clients = models.JSONField(
         default=list, blank=True, editable=False, help_text="PostgreSQL: the clients the prepared table names."
     )
+    snapshot_rules = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="PostgreSQL: the mapping rules (their signature) the prepared table was mapped with.",
+    )
     detection_run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     class Meta:

@@ -19,7 +19,7 @@ A million-row export cannot be merged row by row into a live, indexed table quic
   row, with line numbers, for the uploader.
 
 A prepared table is current only while the live table is the one it was compared with
-(its oid, recorded on the import); a commit of another import of the same source drops
+(its oid, recorded on the import) and the mapping rules are the ones it was mapped with; a commit of another import of the same source drops
 every other prepared table, and their commits then build again. The nightly detection task
 drops the tables of previews nobody committed within a day (``imports.drop_stale_previews``).
 """
@@ -32,7 +32,7 @@ from django.db import DataError, IntegrityError, connection, transaction
 
 from ..models import Device, ImportSource, SourceImport, Subscription
 from .import_base import MAX_ERRORS_KEPT, ImportRejectedError, Outcome, report_progress
-from .rules import RuleBook
+from .rules import RuleBook, rules_signature
 
 READ_CHUNK = 1024 * 1024
 MODELS = {ImportSource.DEVICES: Device, ImportSource.SUBSCRIPTIONS: Subscription}
@@ -99,12 +99,14 @@ def _oid(cur, table):
 
 
 def is_prepared(imp) -> bool:
-    """Does the import have a prepared table compared with the snapshot that is live now?"""
+    """Does the import have a prepared table compared with the snapshot that is live now, and
+    mapped with the rules as they are now?"""
     with connection.cursor() as cur:
         return (
             imp.snapshot_base is not None
             and _oid(cur, next_table(imp)) is not None
             and _oid(cur, live_table(imp.source)) == imp.snapshot_base
+            and rules_signature() == imp.snapshot_rules
         )
 
 
@@ -359,6 +361,7 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     live, nxt = live_table(source), next_table(imp)
     devices = source == ImportSource.DEVICES
     columns = _SQL[source]["columns"]
+    rules = rules_signature()
     book = RuleBook()
     scope = {rule.client_id for rule in book.by_id.values() if rule.client_id is not None}
     case, case_params = (book.device_case if devices else book.sku_case)(scope, alias="c")
@@ -427,8 +430,10 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     results = _parallel([(_execute, (sql,)) for sql in statements], threads)
     outcome = _counts(results[0], results[-2])
     outcome.rows = staged
-    imp.snapshot_base, imp.snapshot_clients = base, sorted(outcome.clients)
-    SourceImport.objects.filter(pk=imp.pk).update(snapshot_base=base, snapshot_clients=imp.snapshot_clients)
+    imp.snapshot_base, imp.snapshot_clients, imp.snapshot_rules = base, sorted(outcome.clients), rules
+    SourceImport.objects.filter(pk=imp.pk).update(
+        snapshot_base=base, snapshot_clients=imp.snapshot_clients, snapshot_rules=rules
+    )
     return outcome
 
 
@@ -559,7 +564,7 @@ def swap_in(imp):
         if _oid(cur, nxt) is None:
             raise StaleSnapshotError
         cur.execute(f"LOCK TABLE {live}, {nxt} IN ACCESS EXCLUSIVE MODE")
-        if _oid(cur, live) != imp.snapshot_base:
+        if _oid(cur, live) != imp.snapshot_base or rules_signature() != imp.snapshot_rules:
             raise StaleSnapshotError
         # The snapshot tables have no foreign-key constraint (speed): keep every client the file names
         # from being deleted until this transaction ends, and refuse if one already was.

@@ -134,6 +134,14 @@ def delete_rule(*, rule: MappingRule) -> MappingRule:
     return rule
 
 
+def rules_signature() -> str:
+    """Changes whenever a rule is created, changed (active or not) or deleted."""
+    from django.db.models import Count, Max
+
+    seen = MappingRule.objects.aggregate(n=Count("id"), top=Max("id"), latest=Max("updated_at"))
+    return f"{seen['n']}:{seen['top']}:{seen['latest'].isoformat() if seen['latest'] else ''}"
+
+
 def rule_match_counts(rules) -> dict[int, int]:
     """How many current source items each rule matches (the mapping each item got from the last run)."""
     from django.db.models import Count

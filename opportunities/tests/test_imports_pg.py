@@ -80,6 +80,16 @@ def test_imported_devices_are_mapped_by_the_rules_at_once(acme):
 
 
 @pytest.mark.django_db
+def test_a_rule_changed_after_the_preview_is_applied_at_commit(acme):
+    product = ProductFactory(sku="MS-WS")
+    imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
+    rule = DeviceRuleFactory(device_type="workstation", product=product)  # after the preview
+    assert not imports_pg.is_prepared(imp)
+    assert commit_import(imp=imp, queue_detection=False).status == SourceImport.Status.COMMITTED
+    assert Device.objects.get().mapping_rule_id == rule.pk
+
+
+@pytest.mark.django_db
 def test_a_preview_keeps_its_table_until_commit_or_discard(acme):
     DeviceFactory(client=acme, device_id="old")
     imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
