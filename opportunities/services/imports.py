@@ -253,31 +253,6 @@ def discard_import(*, imp: SourceImport) -> SourceImport:
     return locked
 
 
-def drop_stale_previews(*, older_than=dt.timedelta(hours=24)) -> int:
-    """Drop the prepared tables (PostgreSQL) of previews nobody committed: those of imports that are
-    no longer waiting to be committed, and of ready ones uploaded longer ago than ``older_than`` (a
-    1M-row device preview holds ~150 MB). A ready import whose table is dropped still commits: it
-    prepares the table again first. The number of tables dropped."""
-    if connection.vendor != "postgresql":
-        return 0
-    tables = imports_pg.prepared_tables()
-    waiting = dict(
-        SourceImport.objects.filter(
-            pk__in=[pk for _table, pk in tables],
-            status__in=[SourceImport.Status.READY, SourceImport.Status.VALIDATING, SourceImport.Status.COMMITTING],
-        ).values_list("pk", "uploaded_at")
-    )
-    cutoff = timezone.now() - older_than
-    dropped = 0
-    for table, pk in tables:
-        uploaded = waiting.get(pk)
-        if uploaded is None or uploaded < cutoff:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            dropped += 1
-    return dropped
-
-
 def import_path(*, source: str, path: str, actor=None, queue_detection=True) -> SourceImport:
     """Import a file from disk (the management command): keep it, check it, commit it."""
     with open(path, "rb") as fh:

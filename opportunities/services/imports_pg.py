@@ -21,14 +21,16 @@ A million-row export cannot be merged row by row into a live, indexed table quic
 A prepared table is current only while the live table is the one it was compared with
 (its oid, recorded on the import) and the mapping rules are the ones it was mapped with; a commit of another import of the same source drops
 every other prepared table, and their commits then build again. The nightly detection task
-drops the tables of previews nobody committed within a day (``imports.drop_stale_previews``).
+drops the tables of previews nobody committed within a day (``drop_stale_previews``).
 """
 
+import datetime as dt
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
+from django.utils import timezone
 
 from ..models import Device, ImportSource, SourceImport, Subscription
 from .import_base import MAX_ERRORS_KEPT, ImportRejectedError, Outcome, report_progress
@@ -124,8 +126,33 @@ def prepared_tables():
 
 
 def drop_prepared(imp):
+    _drop_table(next_table(imp))
+
+
+def _drop_table(table):
     with connection.cursor() as cur:
-        cur.execute(f"DROP TABLE IF EXISTS {next_table(imp)}")
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def drop_stale_previews(*, older_than=dt.timedelta(hours=24)) -> int:
+    """Drop the prepared tables of previews nobody committed: those of imports that are no longer
+    waiting to be committed, and of ready ones uploaded longer ago than ``older_than`` (a 1M-row
+    device preview holds ~150 MB). A ready import whose table is dropped still commits: it
+    prepares the table again first. The number of tables dropped (none on SQLite)."""
+    if connection.vendor != "postgresql":
+        return 0
+    tables = prepared_tables()
+    waiting = dict(
+        SourceImport.objects.filter(
+            pk__in=[pk for _table, pk in tables],
+            status__in=[SourceImport.Status.READY, SourceImport.Status.VALIDATING, SourceImport.Status.COMMITTING],
+        ).values_list("pk", "uploaded_at")
+    )
+    cutoff = timezone.now() - older_than
+    stale = [table for table, pk in tables if waiting.get(pk) is None or waiting[pk] < cutoff]
+    for table in stale:
+        _drop_table(table)
+    return len(stale)
 
 
 def _indexes(cur, table):
@@ -188,8 +215,7 @@ def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end
     except Exception as exc:  # psycopg's DataError & co: say which line, in words
         outcome.add_error(*_copy_error(exc))
         return None
-    cur.execute("SELECT count(*) FROM bo_stage")
-    return cur.fetchone()[0]
+    return cur.cursor.rowcount  # the rows COPY read
 
 
 def _clean_select(spec, names, source, *, strict, numbered=True, trim=True):
@@ -606,7 +632,17 @@ def swap_in(imp):
         )
         for table, pk in others:
             if pk not in building:
-                cur.execute(f"DROP TABLE IF EXISTS {table}")
+                _drop_table(table)
 
 
-__all__ = ["ClientGoneError", "StaleSnapshotError", "build_next", "drop_prepared", "is_prepared", "report", "swap_in"]
+__all__ = [
+    "ClientGoneError",
+    "StaleSnapshotError",
+    "build_next",
+    "drop_prepared",
+    "drop_stale_previews",
+    "is_prepared",
+    "prepared_tables",
+    "report",
+    "swap_in",
+]

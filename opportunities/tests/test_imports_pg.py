@@ -117,7 +117,7 @@ def test_the_nightly_run_drops_previews_nobody_committed(acme):
 
     from django.utils import timezone
 
-    from opportunities.services.imports import drop_stale_previews
+    from opportunities.services.imports_pg import drop_stale_previews
     from opportunities.tasks import detect_nightly
 
     old = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
