@@ -193,10 +193,10 @@ def _setup(cur):
     cur.execute("SET LOCAL synchronous_commit = off")
 
 
-def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end=None):
+def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end=None, scan=None):
     """COPY rows (from the file's position to ``end``, or its end) into the temporary table bo_stage
-    of text columns, numbered by line when ``numbered``. The row count, or None once the COPY error
-    is recorded on the outcome."""
+    of text columns, numbered by line when ``numbered``; ``scan`` (a _Padding) is fed every block.
+    The row count, or None once the COPY error is recorded on the outcome."""
     cols = [f"c{i}" for i in range(len(names))]
     line = "line bigint GENERATED ALWAYS AS IDENTITY (START WITH 2), " if numbered else ""
     cur.execute("DROP TABLE IF EXISTS bo_stage")
@@ -211,6 +211,8 @@ def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end
         with transaction.atomic(), cur.cursor.copy(copy_sql) as copy:
             while chunk := fh.read(min(READ_CHUNK, end - fh.tell())):
                 copy.write(chunk)
+                if scan is not None:
+                    scan.feed(chunk)
                 report_progress(imp, share * (fh.tell() - start) / max(end - start, 1))
     except Exception as exc:  # psycopg's DataError & co: say which line, in words
         outcome.add_error(*_copy_error(exc))
@@ -223,7 +225,7 @@ def _clean_select(spec, names, source, *, strict, numbered=True, trim=True):
     then exact unique name). ``strict`` checks each date cell before casting (slower; the fast
     form casts every date-like cell at once and fails the statement on an impossible one).
     ``numbered``: whether the staged rows have line numbers (the fast path's do not).
-    ``trim=False``: no cell has a space at either end (see ``_padded``), so none is trimmed."""
+    ``trim=False``: no cell has a space at either end (see ``_Padding``), so none is trimmed."""
     wanted = spec.required + spec.optional
     # Each cell trimmed once, below a fence (OFFSET 0), so what is built from it reads a column
     # instead of trimming the cell again wherever it is used.
@@ -391,24 +393,27 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     book = RuleBook()
     scope = {rule.client_id for rule in book.by_id.values() if rule.client_id is not None}
     case, case_params = (book.device_case if devices else book.sku_case)(scope, alias="c")
-    trim = _padded(imp, fh.tell(), delimiter)
-    mapping_cols = "mapped_product_id, mapping_rule_id" + (", excluded" if devices else "")
+    mapping_cols = ["mapped_product_id", "mapping_rule_id"] + (["excluded"] if devices else [])
     # What each rule maps to, written into the statement: no join per row.
     products = " ".join(
         f"WHEN {r.id} THEN {int(r.product_id)}" for r in book.by_id.values() if r.product_id and not r.exclude
     )
     excluded = ", ".join(str(r.id) for r in book.by_id.values() if r.exclude) or "NULL"
-    mapping_vals = f"CASE c.rule_id {products} END, c.rule_id" if products else "NULL::integer, c.rule_id"
+    mapping_vals = [f"CASE c.rule_id {products} END" if products else "NULL::integer", "c.rule_id"]
     if devices:
-        mapping_vals += f", coalesce(c.rule_id IN ({excluded}), false)"
-    # Every good row, typed and mapped, in one pass; a bad one is left out (and counted).
-    # (OFFSET 0 keeps each subquery's columns computed once per row instead of inlined into every
-    # condition that uses them: ten times faster.)
-    insert = f"""INSERT INTO {nxt} ({spec.key}, {", ".join(columns)}, {mapping_cols})
-        SELECT c.key, {", ".join("c." + col for col in columns)}, {mapping_vals}
-        FROM (SELECT c.*, {case} AS rule_id
-              FROM ({_clean_select(spec, names, source, strict=False, numbered=False, trim=trim)}) c
-              WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c"""
+        mapping_vals.append(f"coalesce(c.rule_id IN ({excluded}), false)")
+    fields = [spec.key, *columns, *mapping_cols]
+
+    def insert(trim):
+        """Every good row of the staged share, typed and mapped, in one pass; a bad one is left out
+        (and so counted). (OFFSET 0 keeps each subquery's columns computed once per row instead of
+        inlined into every condition that uses them: ten times faster.)"""
+        return f"""INSERT INTO {nxt} ({", ".join(fields)})
+            SELECT c.key, {", ".join("c." + col for col in columns)}, {", ".join(mapping_vals)}
+            FROM (SELECT c.*, {case} AS rule_id
+                  FROM ({_clean_select(spec, names, source, strict=False, numbered=False, trim=trim)}) c
+                  WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c"""
+
     with transaction.atomic(), connection.cursor() as cur:
         _setup(cur)
         cur.execute(f"DROP TABLE IF EXISTS {nxt}")
@@ -418,18 +423,20 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
 
     def load(first, end, own_file):
         """Stage one share of the file and write its good rows: (rows read, rows written)."""
-        outcome = Outcome()
+        outcome, padding = Outcome(), _Padding(delimiter)
         with connection.cursor() as cur:
             handle = imp.file.storage.open(imp.file.name, "rb") if own_file else fh
             try:
                 handle.seek(first)
-                staged = _stage(cur, imp, handle, delimiter, names, outcome, share=0.4, numbered=False, end=end)
+                staged = _stage(
+                    cur, imp, handle, delimiter, names, outcome, share=0.4, numbered=False, end=end, scan=padding
+                )
             finally:
                 if own_file:
                     handle.close()
             if staged is None:
                 raise _RowError
-            cur.execute(insert, case_params)
+            cur.execute(insert(padding.found), case_params)
             return staged, cur.rowcount
 
     first = fh.tell()
@@ -445,16 +452,17 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     # in one sorted pass (the unique one finds duplicate ids).
     key = spec.key
     distinct = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
-    compare = f"""SELECT CASE WHEN t.id IS NULL THEN 'new' WHEN {distinct} THEN 'changed' ELSE 'same' END,
+    compare = f"""SELECT CASE WHEN t.{key} IS NULL THEN 'new' WHEN {distinct} THEN 'changed' ELSE 'same' END,
                          t.client_id, n.client_id, count(*)
                   FROM {nxt} n LEFT JOIN {live} t ON t.{key} = n.{key} GROUP BY 1, 2, 3"""
     per_client = f"SELECT client_id, count(*) FROM {live} GROUP BY client_id"
-    # The planner's statistics come last: ANALYZE waits for an index build still running, not for
-    # the comparison.
+    # The planner's statistics go next to the comparison (ANALYZE and an index build wait for each
+    # other; the comparison waits for neither). The indexes are on plain columns: they have no
+    # statistics of their own to gather.
     indexes = [_definition_on(d, f"{nxt}_i{i}", nxt) for i, (_n, d, _k) in enumerate(live_indexes)]
-    statements = [compare, *indexes, per_client, f"ANALYZE {nxt}"]
+    statements = [compare, f"ANALYZE {nxt}", *indexes, per_client]
     results = _parallel([(_execute, (sql,)) for sql in statements], threads)
-    outcome = _counts(results[0], results[-2])
+    outcome = _counts(results[0], results[-1])
     outcome.rows = staged
     imp.snapshot_base, imp.snapshot_clients, imp.snapshot_rules = base, sorted(outcome.clients), rules
     SourceImport.objects.filter(pk=imp.pk).update(
@@ -524,24 +532,29 @@ def _shares(imp, first, threads):
     return [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def _padded(imp, first, delimiter):
-    """Might a cell start or end with a space? Looks for a space beside a delimiter, a line break
-    or a quote (a quoted value's own spaces count too, and so do spaces beside a quote inside a
-    value: when in doubt, trim). Reads the file at C speed; trimming every cell costs more."""
-    delimiter = delimiter.encode()
-    marks = (b" " + delimiter, delimiter + b" ", b" \r", b" \n", b"\n ", b'" ', b' "')
-    with imp.file.storage.open(imp.file.name, "rb") as fh:
-        fh.seek(first)
-        if fh.read(1) == b" ":
-            return True
-        fh.seek(first)
-        tail = b""
-        while block := fh.read(READ_CHUNK):
-            block = tail + block
-            if any(mark in block for mark in marks):
-                return True
-            tail = block[-1:]
-    return tail == b" "
+class _Padding:
+    """Might a cell start or end with a space? Fed the bytes of a share (from a line start) as they
+    are staged, it looks for a space beside a delimiter, a line break or a quote (a quoted value's
+    own spaces count too, and so do spaces beside a quote inside a value: when in doubt, trim).
+    Trimming every cell costs more than this scan: each block has its delimiters, line breaks and
+    quotes turned into one mark (NUL, which a text file does not hold; a stray one only means
+    trimming) and is searched twice, at C speed."""
+
+    def __init__(self, delimiter):
+        self.marks = bytes.maketrans(delimiter.encode() + b'\r\n"', b"\0\0\0\0")
+        self.previous, self.seen = b"\0", False  # a share starts a line
+
+    def feed(self, block):
+        if self.seen or not block:
+            return
+        block = block.translate(self.marks)
+        if b" \0" in block or b"\0 " in block or self.previous + block[:1] in (b" \0", b"\0 "):
+            self.seen = True
+        self.previous = block[-1:]
+
+    @property
+    def found(self):
+        return self.seen or self.previous == b" "
 
 
 def _execute(sql):

@@ -150,8 +150,9 @@ def test_outside_a_transaction_the_work_is_shared_between_connections(settings, 
     DeviceFactory(client=acme, device_id="gone")
     # Quoted cells with line breaks and quotes all through the file: a cut must fall between records.
     rows = "".join(
-        f'd-{i},RMM-1,WS-{i},workstation,"Windows\n""11""\nPro",2026-11-20T10:00:00Z\r\n' for i in range(300)
+        f'd-{i},RMM-1,WS-{i},workstation,"Windows\n""11""\nPro",2026-11-20T10:00:00Z\r\n' for i in range(299)
     )
+    rows += ' d-299 , RMM-1 ,WS-299 ,workstation,"Windows\n""11""\nPro",2026-11-20T10:00:00Z\r\n'  # padded, in the last share
     imp = create_import(source="devices", uploaded_file=SimpleUploadedFile("rmm.csv", (HEADER + rows).encode()))
     assert len(imports_pg._shares(imp, len(HEADER), 2)) == 2
     imp = validate_import(imp=imp)
@@ -161,6 +162,7 @@ def test_outside_a_transaction_the_work_is_shared_between_connections(settings, 
     assert imp.status == SourceImport.Status.COMMITTED
     assert Device.objects.count() == 300
     assert set(Device.objects.values_list("os", flat=True)) == {'Windows\n"11"\nPro'}
+    assert Device.objects.get(device_id="d-299").hostname == "WS-299"  # each share trims when it needs to
     # A bad row: the full report, with its line, and nothing left behind.
     bad = validate_import(imp=upload(HEADER + rows + "x-1,RMM-NOPE,WS-X,server,,\r\n"))
     assert bad.errors == [{"line": 302, "message": 'unknown client "RMM-NOPE"'}]
@@ -216,7 +218,13 @@ def test_a_commit_waits_for_readers_and_says_so_when_they_take_too_long(monkeypa
 )
 def test_cells_are_trimmed_only_when_one_might_need_it(acme, rows, padded):
     imp = upload(HEADER + rows)
-    assert imports_pg._padded(imp, len(HEADER), ",") is padded
+    scan = imports_pg._Padding(",")
+    for byte in rows.encode():  # fed in any blocks, even one byte at a time
+        scan.feed(bytes([byte]))
+    assert scan.found is padded
+    whole = imports_pg._Padding(",")
+    whole.feed(rows.encode())
+    assert whole.found is padded
     assert commit_import(imp=imp, queue_detection=False).status == SourceImport.Status.COMMITTED
     device = Device.objects.get()
     assert (device.device_id, device.client_id, device.hostname) == ("d-1", acme.pk, "WS-1")
