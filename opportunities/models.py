@@ -22,7 +22,9 @@ class DeviceType(models.TextChoices):
 class Device(models.Model):
     """One device from the latest RMM export (the snapshot is replaced by each import)."""
 
-    device_id = models.CharField("device id", max_length=100)
+    # The RMM's own id is the key: it stays the same across imports (so does the admin URL), and
+    # an import writes no surrogate id and builds no extra index.
+    device_id = models.CharField("device id", max_length=100, primary_key=True)
     # Snapshot tables are rewritten by million-row imports, so they carry only what queries need:
     # (client, mapped_product) serves lookups by client, and no foreign-key constraint checks each
     # row at commit (it doubled an import). The import resolves every client itself and holds a
@@ -53,9 +55,6 @@ class Device(models.Model):
         ordering = ["client", "hostname"]
         indexes = [models.Index(fields=["client", "mapped_product"], name="device_client_product_idx")]
         constraints = [
-            models.UniqueConstraint(
-                fields=["device_id"], name="device_unique_device_id", violation_error_message="Device ids are unique."
-            ),
             models.CheckConstraint(
                 condition=Q(device_type__in=DeviceType.values),
                 name="device_type_valid",
@@ -77,7 +76,7 @@ class SubscriptionStatus(models.TextChoices):
 class Subscription(models.Model):
     """One licence subscription from the latest distributor export (Pax8-style)."""
 
-    subscription_id = models.CharField("subscription id", max_length=100)
+    subscription_id = models.CharField("subscription id", max_length=100, primary_key=True)  # as Device
     client = models.ForeignKey(
         Client, on_delete=models.CASCADE, related_name="subscriptions", db_index=False, db_constraint=False
     )
@@ -103,11 +102,6 @@ class Subscription(models.Model):
         ordering = ["client", "product_name"]
         indexes = [models.Index(fields=["client", "mapped_product"], name="subscr_client_product_idx")]
         constraints = [
-            models.UniqueConstraint(
-                fields=["subscription_id"],
-                name="subscription_unique_id",
-                violation_error_message="Subscription ids are unique.",
-            ),
             models.CheckConstraint(
                 condition=Q(quantity__gte=0),
                 name="subscription_quantity_not_negative",

@@ -617,7 +617,7 @@ def _remap(model, client_ids, case, case_params, *, with_excluded, alias):
 
     (The target is restricted to the chunk's clients too, so it is read through the client index
     instead of a scan of the whole table for every chunk.)"""
-    table, rules_table = model._meta.db_table, MappingRule._meta.db_table
+    table, rules_table, key = model._meta.db_table, MappingRule._meta.db_table, model._meta.pk.column
     sets = "mapped_product_id = m.product_id, mapping_rule_id = m.rule_id"
     differs = f"{_differs('t.mapped_product_id', 'm.product_id')} OR {_differs('t.mapping_rule_id', 'm.rule_id')}"
     if with_excluded:
@@ -627,11 +627,11 @@ def _remap(model, client_ids, case, case_params, *, with_excluded, alias):
     with connection.cursor() as cursor:
         cursor.execute(
             f"""UPDATE {table} AS t SET {sets}
-                FROM (SELECT x.id, x.rule_id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END AS product_id,
+                FROM (SELECT x.{key}, x.rule_id, CASE WHEN r.exclude THEN NULL ELSE r.product_id END AS product_id,
                              COALESCE(r.exclude, FALSE) AS excluded
-                      FROM (SELECT {alias}.id, {case} AS rule_id FROM {table} {alias}
+                      FROM (SELECT {alias}.{key}, {case} AS rule_id FROM {table} {alias}
                             WHERE {alias}.client_id IN ({id_list})) x
                       LEFT JOIN {rules_table} r ON r.id = x.rule_id) AS m
-                WHERE t.id = m.id AND t.client_id IN ({id_list}) AND ({differs})""",
+                WHERE t.{key} = m.{key} AND t.client_id IN ({id_list}) AND ({differs})""",
             [*case_params, *client_ids, *client_ids],
         )

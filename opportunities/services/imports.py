@@ -195,7 +195,10 @@ def _commit_swap(imp, actor, queue_detection):
                 imports_pg.swap_in(imp)
                 return _committed(imp, outcome, actor, queue_detection)
         except imports_pg.StaleSnapshotError:
-            continue  # another import went live since the preview: compare with that one
+            # Another import went live since the preview, a rule changed, or a migration changed
+            # the table: prepare again (and compare with the snapshot live now).
+            imports_pg.drop_prepared(imp)
+            continue
         except imports_pg.ClientGoneError:
             imports_pg.drop_prepared(imp)
             continue  # preparing again reports the rows of the deleted client, with their lines

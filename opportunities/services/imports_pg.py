@@ -7,7 +7,7 @@ A million-row export cannot be merged row by row into a live, indexed table quic
   temporary staging table, and one ``INSERT ... SELECT`` writes every valid row, typed,
   with its client resolved and its mapping (the same rules detection uses) into the
   import's own table, ``<snapshot>_next_<import id>``. That table has the live table's
-  columns, checks and identity; its indexes are then built in one sorted pass each (the
+  columns, defaults and checks; its indexes are then built in one sorted pass each (the
   unique one is the duplicate-id check) while it is compared with the live snapshot for
   the counts and the clients touched. Nothing live changes; the table is kept for the commit.
 - The commit (``swap_in``) locks the live table, checks that every client the file names
@@ -630,10 +630,6 @@ def swap_in(imp):
                 cur.execute(f"ALTER TABLE {live} ADD CONSTRAINT {name} UNIQUE USING INDEX {mine}")
             else:
                 cur.execute(f"ALTER INDEX {mine} RENAME TO {name}")
-        cur.execute("SELECT pg_get_serial_sequence(%s, 'id')", [live])
-        (sequence,) = cur.fetchone()
-        if sequence and sequence.rsplit(".", 1)[-1] != f"{live}_id_seq":
-            cur.execute(f"ALTER SEQUENCE {sequence} RENAME TO {live}_id_seq")
         # Every other prepared table of this source was compared with the snapshot just replaced
         # (one still being built is left to its builder: its commit will find it stale).
         others = [(table, pk) for table, pk in prepared_tables() if table.startswith(f"{live}_next_")]

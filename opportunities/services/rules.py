@@ -154,7 +154,7 @@ def rule_match_counts(rules) -> dict[int, int]:
         for rule_id, n in (
             model.objects.filter(mapping_rule_id__in=ids)
             .values_list("mapping_rule_id")
-            .annotate(n=Count("id"))
+            .annotate(n=Count("pk"))
             .order_by()
         ):
             counts[rule_id] += n

@@ -21,7 +21,7 @@ def _unmapped():
     devices = list(
         Device.objects.filter(mapped_product__isnull=True, excluded=False)
         .values("client_id", "client__name", "device_type")
-        .annotate(n=Count("id"))
+        .annotate(n=Count("pk"))
         .order_by("-n", "client__name", "device_type")[:UNMAPPED_SHOWN]
     )
     subscriptions = list(
