@@ -91,6 +91,9 @@ def restore_roles(sender, apps=None, **kwargs):
     if sender.label in GRANTS:
         try:
             apps.get_model("auth", "Group")
+            # ``migrate <app> <migration>`` on a new database: apps not migrated yet are not in
+            # the state; their own data migrations grant their permissions when they run.
+            apps.get_app_config(sender.label)
         except LookupError:
             return
         grant_declared(apps, sender.label)

@@ -44,3 +44,19 @@ def test_validation_message_names_the_rule():
     contract = ContractFactory.build(start_date=dt.date(2026, 5, 1), end_date=dt.date(2026, 4, 1))
     with pytest.raises(ValidationError, match="cannot end before it starts"):
         contract.validate_constraints()
+
+
+@pytest.mark.django_db
+def test_migrating_one_app_of_a_new_database_leaves_the_roles_of_apps_not_migrated_yet_alone():
+    """``migrate opportunities 0007`` on a new database: post_migrate runs for every app, with a
+    state that lacks the apps not migrated yet."""
+    from django.apps import apps as global_apps
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    from clients.roles import restore_roles
+
+    state = MigrationLoader(connection).project_state(("clients", "0002_roles")).apps
+    with pytest.raises(LookupError):
+        state.get_app_config("invoices")
+    restore_roles(sender=global_apps.get_app_config("invoices"), apps=state)  # no error
