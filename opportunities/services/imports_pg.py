@@ -46,7 +46,7 @@ _SQL = {
     ImportSource.DEVICES: {
         "columns": ("client_id", "hostname", "device_type", "os", "last_seen"),
         "clean": """
-            {k} AS key, {client} AS client_ref, {hostname} AS hostname, lower({device_type}) AS device_type,
+            {k} AS key, {client} AS client_ref, {hostname} AS hostname, lower({device_type} COLLATE "C") AS device_type,
             {os} AS os, {last_seen} AS last_seen_raw, {last_seen_case} AS last_seen
         """,
         "checks": """
@@ -228,8 +228,9 @@ def _clean_select(spec, names, source, *, strict, numbered=True, trim=True):
     ``trim=False``: no cell has a space at either end (see ``_Padding``), so none is trimmed."""
     wanted = spec.required + spec.optional
     # Each cell trimmed once, below a fence (OFFSET 0), so what is built from it reads a column
-    # instead of trimming the cell again wherever it is used.
+    # instead of trimming the cell again wherever it is used. (Untrimmed cells need no fence.)
     cell = "btrim(s.c{}) AS {}" if trim else "s.c{} AS {}"
+    fence = "OFFSET 0" if trim else ""
     trimmed = ", ".join(cell.format(names.index(name), name) if name in names else f"'' AS {name}" for name in wanted)
     ref = {name: f"t.{name}" for name in wanted}
     fmt = dict(ref, k=ref[spec.key])
@@ -251,7 +252,7 @@ def _clean_select(spec, names, source, *, strict, numbered=True, trim=True):
         fmt["last_seen_case"] = "NULL::timestamptz"
     return f"""
         SELECT t.line, {_SQL[source]["clean"].format(**fmt)}, client.id AS client_id
-        FROM (SELECT {"s.line" if numbered else "NULL::bigint"} AS line, {trimmed} FROM bo_stage s OFFSET 0) t
+        FROM (SELECT {"s.line" if numbered else "NULL::bigint"} AS line, {trimmed} FROM bo_stage s {fence}) t
         LEFT JOIN (
             -- one lookup: each reference to the client its external id names, else its unique name
             SELECT DISTINCT ON (ref) ref, id FROM (
