@@ -8,8 +8,10 @@ A million-row export cannot be merged row by row into a live, indexed table quic
   with its client resolved and its mapping (the same rules detection uses) into the
   import's own table, ``<snapshot>_next_<import id>``. That table has the live table's
   columns, defaults and checks; its indexes are then built in one sorted pass each (the
-  unique one is the duplicate-id check) while it is compared with the live snapshot for
-  the counts and the clients touched. Nothing live changes; the table is kept for the commit.
+  primary key, on the source's id, is the duplicate-id check) while it is compared with the
+  live snapshot for the counts and the clients touched. Nothing live changes; the table is
+  kept for the commit. (Each connection also looks, as it streams, for a cell with a space at
+  either end: only then are its cells trimmed.)
 - The commit (``swap_in``) locks the live table, checks that every client the file names
   still exists (and keeps them from being deleted), drops the live table and renames the
   prepared one, its indexes and constraints to the live names: all in one transaction,
@@ -19,8 +21,9 @@ A million-row export cannot be merged row by row into a live, indexed table quic
   row, with line numbers, for the uploader.
 
 A prepared table is current only while the live table is the one it was compared with
-(its oid, recorded on the import) and the mapping rules are the ones it was mapped with; a commit of another import of the same source drops
-every other prepared table, and their commits then build again. The nightly detection task
+(its oid, recorded on the import), with the same indexes, and the mapping rules are the ones
+it was mapped with; otherwise the commit drops it and builds again. A commit of another
+import of the same source drops every other prepared table. The nightly detection task
 drops the tables of previews nobody committed within a day (``drop_stale_previews``).
 """
 
