@@ -19,6 +19,10 @@ class DeviceAdmin(admin.ModelAdmin):
     raw_id_fields = ("client",)
     show_full_result_count = False
 
+    def get_readonly_fields(self, request, obj=None):
+        # The id is the key: editing it would save a second device, not rename this one.
+        return (*self.readonly_fields, "device_id") if obj else self.readonly_fields
+
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
@@ -29,6 +33,10 @@ class SubscriptionAdmin(admin.ModelAdmin):
     readonly_fields = ("mapped_product", "mapping_rule")
     raw_id_fields = ("client",)
     show_full_result_count = False
+
+    def get_readonly_fields(self, request, obj=None):
+        # As for devices: the id is the key.
+        return (*self.readonly_fields, "subscription_id") if obj else self.readonly_fields
 
 
 @admin.register(MappingRule)

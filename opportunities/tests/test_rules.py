@@ -113,6 +113,21 @@ def test_the_django_admin_lists_each_model(admin_client_, model):
     assert response.status_code == 200
 
 
+def test_a_device_and_a_subscription_open_in_the_django_admin_by_their_source_ids(admin_client_):
+    """The source's id is the key, slashes and spaces included; the page stays the same across imports."""
+    from django.contrib.admin.utils import quote
+
+    device = DeviceFactory(device_id="N-central/42 A", hostname="WS-42")
+    subscription = SubscriptionFactory(subscription_id="sub_7?x")
+    page = admin_client_.get(reverse("admin:opportunities_device_change", args=[quote(device.pk)]))
+    assert page.status_code == 200 and b"WS-42" in page.content
+    assert b'name="device_id"' not in page.content  # shown, not editable: a new id would save a second device
+    page = admin_client_.get(reverse("admin:opportunities_subscription_change", args=[quote(subscription.pk)]))
+    assert page.status_code == 200 and b"sub_7?x" in page.content
+    assert b'name="subscription_id"' not in page.content
+    assert b'name="device_id"' in admin_client_.get(reverse("admin:opportunities_device_add")).content
+
+
 def test_a_rule_saved_in_the_django_admin_records_who(admin_client_, admin_user):
     product = ProductFactory()
     response = admin_client_.post(
