@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from django.utils import timezone
+from django.utils import dateformat, timezone
 
 
 def org_today() -> dt.date:
@@ -13,3 +13,8 @@ def org_today() -> dt.date:
 def org_date(moment: dt.datetime) -> dt.date:
     """The organisation's calendar date of an aware datetime."""
     return timezone.localdate(moment)
+
+
+def display_date(day: dt.date) -> str:
+    """A date as the console shows it everywhere ("5 Dec 2026": the templates' ``date:"j M Y"``)."""
+    return dateformat.format(day, "j M Y")

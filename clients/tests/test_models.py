@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from clients.dates import display_date
 from clients.tests.factories import ClientFactory, ContractFactory, ContractLineFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
@@ -60,3 +61,9 @@ def test_migrating_one_app_of_a_new_database_leaves_the_roles_of_apps_not_migrat
     with pytest.raises(LookupError):
         state.get_app_config("invoices")
     restore_roles(sender=global_apps.get_app_config("invoices"), apps=state)  # no error
+
+
+def test_dates_read_the_same_in_messages_as_on_the_pages():
+    # "j M Y", as every template writes a date: no leading zero, English month.
+    assert display_date(dt.date(2026, 12, 5)) == "5 Dec 2026"
+    assert display_date(dt.date(2026, 12, 13)) == "13 Dec 2026"

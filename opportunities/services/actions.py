@@ -10,7 +10,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 from clients.models import Contract, ContractChange, ContractLine
 from clients.money import quantize
 from clients.services import record_contract_change
@@ -63,7 +63,7 @@ def snooze_opportunity(*, opportunity: Opportunity, until: dt.date, actor=None) 
     opp.state, opp.snoozed_until = State.SNOOZED, until
     opp.save(update_fields=["state", "snoozed_until", "updated_at"])
     transaction.on_commit(invalidate_counts)
-    _event(opp, Event.SNOOZED, from_state=from_state, actor=actor, note=f"Until {until:%d %b %Y}")
+    _event(opp, Event.SNOOZED, from_state=from_state, actor=actor, note=f"Until {display_date(until)}")
     return opp
 
 
@@ -250,7 +250,7 @@ def expire_snoozes(*, today: dt.date | None = None) -> int:
                 action=Event.UNSNOOZED,
                 from_state=State.SNOOZED,
                 to_state=State.OPEN,
-                note=f"Snoozed until {until:%d %b %Y}",
+                note=f"Snoozed until {display_date(until)}",
             )
             for pk, until in due
         )

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 from clients.models import ContractChange, ContractLine
 from opportunities.models import OpportunityEvent, OpportunityState
 from opportunities.services import actions
@@ -34,7 +34,7 @@ def test_snooze_hides_until_a_future_date_with_history(finance):
     actions.snooze_opportunity(opportunity=opp, until=until, actor=finance)
     opp.refresh_from_db()
     assert opp.state == OpportunityState.SNOOZED and opp.snoozed_until == until
-    assert events(opp) == [(Event.SNOOZED, "fran", f"Until {until:%d %b %Y}")]
+    assert events(opp) == [(Event.SNOOZED, "fran", f"Until {display_date(until)}")]
 
 
 @pytest.mark.parametrize("days", [0, -1])

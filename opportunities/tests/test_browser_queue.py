@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 from opportunities.models import Opportunity, OpportunityState, Severity
 
 from .factories_queue import (
@@ -90,7 +90,8 @@ def test_snooze_with_a_date(page, login, finance, items):
     until = org_today() + dt.timedelta(days=12)
     page.fill("#id_until", until.isoformat())
     page.get_by_role("button", name="Snooze").click()
-    page.get_by_text(f"Snoozed until {until:%d %b %Y}.").wait_for()
+    # the flash message (the page's own notice says the same)
+    page.get_by_role("status").get_by_text(f"Snoozed until {display_date(until)}.").wait_for()
     assert page.get_by_test_id("state").inner_text() == "Snoozed"
     assert "Snoozed" in page.get_by_test_id("history").inner_text()
 

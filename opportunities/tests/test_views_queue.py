@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 from opportunities.models import OpportunityState, Severity
 
 from .factories_queue import ClientFactory, OpportunityFactory, detection_run, raise_quantity_opportunity
@@ -179,7 +179,7 @@ def test_finance_snoozes_with_a_date(finance_client, queue_items):
     response = finance_client.post(
         reverse("opportunities:snooze", args=[opp.pk]), {"until": until.isoformat()}, follow=True
     )
-    assert f"Snoozed until {until:%d %b %Y}" in texts(response)
+    assert f"Snoozed until {display_date(until)}" in texts(response)
     opp.refresh_from_db()
     assert opp.state == OpportunityState.SNOOZED
 

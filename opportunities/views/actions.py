@@ -8,7 +8,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 
 from .. import selectors
 from ..models import Opportunity, OpportunityState
@@ -73,7 +73,7 @@ def snooze(request, pk: int):
         actions.snooze_opportunity(opportunity=opp, until=until, actor=request.user)
     except ActionRefused as exc:
         return _refused(request, opp, exc)
-    return _done(request, opp, f"Snoozed until {until:%d %b %Y}.")
+    return _done(request, opp, f"Snoozed until {display_date(until)}.")
 
 
 @require_POST
