@@ -7,18 +7,20 @@ A million-row export cannot be merged row by row into a live, indexed table quic
   temporary staging table, and one ``INSERT ... SELECT`` writes every valid row, typed,
   with its client resolved and its mapping (the same rules detection uses) into the
   import's own table, ``<snapshot>_next_<import id>``. That table has the live table's
-  columns, defaults and checks; its indexes are then built in one sorted pass each (the
-  primary key, on the source's id, is the duplicate-id check) while it is compared with the
-  live snapshot for the counts and the clients touched. Nothing live changes; the table is
-  kept for the commit. (Each connection also looks, as it streams, for a cell with a space at
-  either end: only then are its cells trimmed.)
+  columns, defaults and checks, which refuse some bad rows themselves (an unknown client, a
+  cell longer than its column: see ``_row_ok``). Its indexes are then built in one sorted pass
+  each (the primary key, on the source's id, is the duplicate-id check) and it is compared
+  with the live snapshot for the counts and the clients touched: when the live snapshot is the
+  smaller, each live item is looked up in the new primary key; otherwise the two are joined
+  whole. Nothing live changes; the table is kept for the commit. (Each connection also looks,
+  as it streams, for a cell with a space at either end: only then are its cells trimmed.)
 - The commit (``swap_in``) locks the live table, checks that every client the file names
   still exists (and keeps them from being deleted), drops the live table and renames the
   prepared one, its indexes and constraints to the live names: all in one transaction,
   so readers see either the old snapshot or the new one.
 - When the fast path finds a bad row (fewer rows written than read, a duplicate id, a
-  cell that does not cast), nothing is kept, and ``report`` runs the full check of every
-  row, with line numbers, for the uploader.
+  cell that does not cast, a constraint refusing a row), nothing is kept, and ``report``
+  runs the full check of every row, with line numbers, for the uploader.
 
 A prepared table is current only while the live table is the one it was compared with
 (its oid, recorded on the import), with the same indexes, and the mapping rules are the ones
@@ -58,6 +60,9 @@ _SQL = {
             WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
                 THEN format('last seen "%%s" is not a date and time', c.last_seen_raw)
         """,
+        # What the fast path checks besides the required cells: the new table's own constraints
+        # refuse the rest (see _row_ok).
+        "fast_checks": "(c.last_seen IS NOT NULL OR c.last_seen_raw = '')",
     },
     ImportSource.SUBSCRIPTIONS: {
         "columns": ("client_id", "vendor_sku", "product_name", "quantity", "status", "term"),
@@ -71,6 +76,7 @@ _SQL = {
             WHEN c.status NOT IN ('active', 'suspended', 'cancelled', 'pending')
                 THEN format('status "%%s" is not one of active, suspended, cancelled, pending', c.status)
         """,
+        "fast_checks": "c.status IN ('active', 'suspended', 'cancelled', 'pending')",
     },
 }
 
@@ -185,15 +191,16 @@ def _definition_on(definition, name, table):
 def _setup(cur):
     # Big set-based passes: no JIT compile (seconds, for nothing here), room to hash and sort in
     # memory. (temp_buffers is left alone: once a session has used temporary tables, changing it
-    # is an error.)
-    cur.execute("SET LOCAL jit = off")
-    cur.execute("SET LOCAL work_mem = '256MB'")
-    cur.execute("SET LOCAL maintenance_work_mem = '512MB'")
-    cur.execute("SET LOCAL timezone = 'UTC'")
+    # is an error.) No parallel workers either: the import's own connections already work side by
+    # side (IMPORT_THREADS), and workers of their own would only fight them for the same cores.
     # Nothing these transactions write is live until the commit's swap, whose own (synchronous)
     # commit flushes the log up to and including everything written here: no need to wait for
     # each of them to reach the disk.
-    cur.execute("SET LOCAL synchronous_commit = off")
+    cur.execute(
+        "SET LOCAL jit = off; SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '512MB'; "
+        "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL max_parallel_maintenance_workers = 0; "
+        "SET LOCAL timezone = 'UTC'; SET LOCAL synchronous_commit = off"
+    )
 
 
 def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end=None, scan=None):
@@ -256,16 +263,30 @@ def _clean_select(spec, names, source, *, strict, numbered=True, trim=True):
     return f"""
         SELECT t.line, {_SQL[source]["clean"].format(**fmt)}, client.id AS client_id
         FROM (SELECT {"s.line" if numbered else "NULL::bigint"} AS line, {trimmed} FROM bo_stage s {fence}) t
-        LEFT JOIN (
-            -- one lookup: each reference to the client its external id names, else its unique name
-            SELECT DISTINCT ON (ref) ref, id FROM (
-                SELECT {spec.client_field} AS ref, id, 1 AS rank FROM clients_client WHERE {spec.client_field} <> ''
-                UNION ALL
-                SELECT name, min(id), 2 FROM clients_client GROUP BY name HAVING count(*) = 1
-            ) refs ORDER BY ref, rank
-        ) client ON client.ref = t.client
+        LEFT JOIN ({_client_refs(spec)}) client ON client.ref = t.client
         OFFSET 0
     """
+
+
+def _client_refs(spec):
+    """(ref, id): each reference to the client its external id names, else its unique name."""
+    return f"""SELECT DISTINCT ON (ref) ref, id FROM (
+                   SELECT {spec.client_field} AS ref, id, 1 AS rank FROM clients_client WHERE {spec.client_field} <> ''
+                   UNION ALL
+                   SELECT name, min(id), 2 FROM clients_client GROUP BY name HAVING count(*) = 1
+               ) refs ORDER BY ref, rank"""
+
+
+def _row_ok(spec, source):
+    """The fast path's condition for a good row (alias c: a row of _clean_select): every required
+    cell present, and the source's checks that no constraint makes. The new table refuses the rest
+    itself, failing the statement (and so the fast path): an unknown client leaves client_id NULL
+    (NOT NULL), a cell longer than its column (the limits in ``SourceSpec.lengths`` are the
+    columns' lengths; a test keeps them so), a device type outside the list (CHECK), a quantity
+    that is no whole number (NOT NULL). The full check (``report``) then says which rows."""
+    alias = {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}
+    present = " AND ".join(f"octet_length(c.{alias.get(n, n)}) > 0" for n in spec.required)
+    return f"{present} AND {_SQL[source]['fast_checks']}"
 
 
 def _row_error(spec, source):
@@ -410,13 +431,14 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
 
     def insert(trim):
         """Every good row of the staged share, typed and mapped, in one pass; a bad one is left out
-        (and so counted). (OFFSET 0 keeps each subquery's columns computed once per row instead of
-        inlined into every condition that uses them: ten times faster.)"""
+        (and so counted) or fails the statement (see _row_ok). (OFFSET 0 keeps each subquery's
+        columns computed once per row instead of inlined into every condition that uses them: ten
+        times faster.)"""
         return f"""INSERT INTO {nxt} ({", ".join(fields)})
             SELECT c.key, {", ".join("c." + col for col in columns)}, {", ".join(mapping_vals)}
             FROM (SELECT c.*, {case} AS rule_id
                   FROM ({_clean_select(spec, names, source, strict=False, numbered=False, trim=trim)}) c
-                  WHERE ({_row_error(spec, source)}) IS NULL OFFSET 0) c"""
+                  WHERE {_row_ok(spec, source)} OFFSET 0) c"""
 
     with transaction.atomic(), connection.cursor() as cur:
         _setup(cur)
@@ -424,11 +446,14 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
         cur.execute(f"CREATE TABLE {nxt} (LIKE {live} INCLUDING DEFAULTS INCLUDING IDENTITY INCLUDING CONSTRAINTS)")
         live_indexes = _indexes(cur, live)
         base = _oid(cur, live)
+        cur.execute("SELECT reltuples FROM pg_class WHERE oid = %s", [base])
+        (live_rows,) = cur.fetchone()  # the planner's count (-1: never counted)
 
     def load(first, end, own_file):
         """Stage one share of the file and write its good rows: (rows read, rows written)."""
         outcome, padding = Outcome(), _Padding(delimiter)
-        with connection.cursor() as cur:
+        with transaction.atomic(), connection.cursor() as cur:
+            _setup(cur)
             handle = imp.file.storage.open(imp.file.name, "rb") if own_file else fh
             try:
                 handle.seek(first)
@@ -452,21 +477,9 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     if sum(written for _read, written in loaded) != staged:
         raise _RowError
     report_progress(imp, 0.6)
-    # The comparison with the live snapshot, side by side with the live table's indexes, each built
-    # in one sorted pass (the unique one finds duplicate ids).
-    key = spec.key
-    distinct = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
-    compare = f"""SELECT CASE WHEN t.{key} IS NULL THEN 'new' WHEN {distinct} THEN 'changed' ELSE 'same' END,
-                         t.client_id, n.client_id, count(*)
-                  FROM {nxt} n LEFT JOIN {live} t ON t.{key} = n.{key} GROUP BY 1, 2, 3"""
-    per_client = f"SELECT client_id, count(*) FROM {live} GROUP BY client_id"
-    # The planner's statistics go next to the comparison (ANALYZE and an index build wait for each
-    # other; the comparison waits for neither). The indexes are on plain columns: they have no
-    # statistics of their own to gather.
-    indexes = [_definition_on(d, f"{nxt}_i{i}", nxt) for i, (_n, d, _k) in enumerate(live_indexes)]
-    statements = [compare, f"ANALYZE {nxt}", *indexes, per_client]
-    results = _parallel([(_execute, (sql,)) for sql in statements], threads)
-    outcome = _counts(results[0], results[-1])
+    jobs = _compare_and_index(spec.key, columns, live, nxt, live_indexes, live_rows, staged)
+    results = dict(zip(jobs, _parallel([(_execute, statements) for statements in jobs.values()], threads), strict=True))
+    outcome = _counts(results["matched"], results["file"], results["live"])
     outcome.rows = staged
     imp.snapshot_base, imp.snapshot_clients, imp.snapshot_rules = base, sorted(outcome.clients), rules
     SourceImport.objects.filter(pk=imp.pk).update(
@@ -475,23 +488,58 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     return outcome
 
 
-def _counts(compared, live_per_client):
-    """new / changed / gone / unchanged and the touched clients, from the comparison grouped by
-    (what, old client, new client) and the live snapshot's rows per client: a client has gone
-    items when it had more live rows than the file matched."""
-    outcome, counts, matched = Outcome(), {}, {}
-    for op, old_client, new_client, count in compared:
+def _compare_and_index(key, columns, live, nxt, live_indexes, live_rows, file_rows):
+    """The jobs after the load, by name, in the order to start them; each a tuple of statements run
+    one after the other, each in its own transaction: the live table's indexes built on the new one,
+    its statistics, the comparison with the live snapshot (rows: changed or same, old client, new
+    client, count of the items matched by id), and the items per client of each table.
+
+    ANALYZE and an index build wait for each other; the comparison waits for neither.
+    """
+    indexes = [_definition_on(d, f"{nxt}_i{i}", nxt) for i, (_n, d, _k) in enumerate(live_indexes)]
+    on_key = next((i for i, (_n, d, kind) in enumerate(live_indexes) if kind == "p" and d.endswith(f"({key})")), None)
+    changed = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
+    matched = f"SELECT CASE WHEN {changed} THEN 'changed' ELSE 'same' END, t.client_id, n.client_id, count(*)"
+    if on_key is not None and 0 <= live_rows <= file_rows:
+        # The live snapshot is the smaller: look each of its items up in the new table's key index,
+        # built first, rather than hash both tables whole.
+        compare = (
+            indexes.pop(on_key),
+            f"""{matched} FROM {live} t
+                CROSS JOIN LATERAL (SELECT * FROM {nxt} n WHERE n.{key} = t.{key} OFFSET 0) n GROUP BY 1, 2, 3""",
+        )
+    else:
+        compare = (f"{matched} FROM {nxt} n JOIN {live} t ON t.{key} = n.{key} GROUP BY 1, 2, 3",)
+    per_client = "SELECT client_id, count(*) FROM {} GROUP BY client_id"
+    return {
+        "matched": compare,
+        **{f"index {number}": (sql,) for number, sql in enumerate(indexes)},
+        "file": (per_client.format(nxt),),
+        "statistics": (f"ANALYZE {nxt}",),
+        "live": (per_client.format(live),),
+    }
+
+
+def _counts(matched, file_per_client, live_per_client):
+    """new / changed / gone / unchanged and the touched clients, from the items matched by id grouped
+    by (changed or same, old client, new client), the file's items per client and the live
+    snapshot's: a client has new items when the file names more of them than were matched, gone
+    ones when it had more live items than were matched."""
+    outcome, counts, matched_old, matched_new = Outcome(), {}, {}, {}
+    for op, old_client, new_client, count in matched:
         counts[op] = counts.get(op, 0) + count
-        outcome.clients.add(new_client)
-        if old_client is not None:
-            matched[old_client] = matched.get(old_client, 0) + count
+        matched_old[old_client] = matched_old.get(old_client, 0) + count
+        matched_new[new_client] = matched_new.get(new_client, 0) + count
         if op != "same":
-            outcome.touched.add(new_client)
-            if old_client is not None:
-                outcome.touched.add(old_client)
+            outcome.touched.update((old_client, new_client))
+    for client, count in file_per_client:
+        outcome.clients.add(client)
+        if count > matched_new.get(client, 0):
+            counts["new"] = counts.get("new", 0) + count - matched_new.get(client, 0)
+            outcome.touched.add(client)
     for client, count in live_per_client:
-        if count > matched.get(client, 0):
-            counts["gone"] = counts.get("gone", 0) + count - matched.get(client, 0)
+        if count > matched_old.get(client, 0):
+            counts["gone"] = counts.get("gone", 0) + count - matched_old.get(client, 0)
             outcome.touched.add(client)
     outcome.new, outcome.changed = counts.get("new", 0), counts.get("changed", 0)
     outcome.gone, outcome.unchanged = counts.get("gone", 0), counts.get("same", 0)
@@ -561,27 +609,27 @@ class _Padding:
         return self.seen or self.previous == b" "
 
 
-def _execute(sql):
-    with connection.cursor() as cur:
-        cur.execute(sql)
-        return cur.fetchall() if cur.description else None
+def _execute(*statements):
+    """Run the statements one after the other, each in its own transaction (committed before the next
+    starts, so that nothing it locked waits for the rest); the rows of the last."""
+    rows = None
+    for sql in statements:
+        with transaction.atomic(), connection.cursor() as cur:
+            _setup(cur)
+            cur.execute(sql)
+            rows = cur.fetchall() if cur.description else None
+    return rows
 
 
 def _parallel(jobs, threads):
-    """Run (function, args) jobs, each in its own transaction with this module's settings; side by
-    side on their own connections when threads > 1. Their results, in order."""
-
-    def one(function, args):
-        with transaction.atomic(), connection.cursor() as cur:
-            _setup(cur)
-            return function(*args)
-
+    """Run (function, args) jobs (each opens its own transactions, with ``_setup``); side by side on
+    their own connections when threads > 1. Their results, in order."""
     if threads == 1:
-        return [one(function, args) for function, args in jobs]
+        return [function(*args) for function, args in jobs]
 
     def own_connection(function, args):
         try:
-            return one(function, args)
+            return function(*args)
         finally:
             connection.close()
 

@@ -5,7 +5,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from clients.models import ContractChange, ContractLine
 from opportunities.models import Device, Opportunity, SourceImport, Subscription
-from opportunities.services.imports import ImportRejectedError, commit_import, create_import, validate_import
+from opportunities.services.imports import (
+    SPECS,
+    ImportRejectedError,
+    commit_import,
+    create_import,
+    validate_import,
+)
 
 from .factories import (
     ContractFactory,
@@ -225,3 +231,56 @@ def test_a_client_deleted_between_preview_and_commit_is_reported_and_nothing_cha
     assert imp.status == SourceImport.Status.INVALID
     assert [(e["line"], e["message"]) for e in imp.errors] == [(3, 'unknown client "RMM-GONE"')]
     assert not Device.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("d-1,RMM-NOPE,WS-1,server,,", 'unknown client "RMM-NOPE"'),
+        ("d-1,RMM-1,WS-1,toaster,,", 'device type "toaster" is not one of workstation, server, network, other'),
+        ("d-1,RMM-1,WS-1,,,", "device type is missing"),
+        ("d-1,RMM-1,,server,,", "hostname is missing"),
+        (f"{'d' * 101},RMM-1,WS-1,server,,", "device id is longer than 100 characters"),
+        (f"d-1,RMM-1,{'h' * 256},server,,", "hostname is longer than 255 characters"),
+        (f"d-1,RMM-1,WS-1,server,{'ö' * 201},", "os is longer than 200 characters"),
+    ],
+    ids=["unknown-client", "bad-type", "no-type", "no-hostname", "long-id", "long-hostname", "long-os"],
+)
+def test_a_single_bad_device_row_is_reported_with_its_line(acme, row, message):
+    """Whichever check catches it (the PostgreSQL engine leaves some to the table's constraints),
+    the uploader gets the line and the reason, and nothing is kept."""
+    imp = validate_import(imp=upload("devices", DEVICES_HEADER + "d-0,RMM-1,WS-0,server,,\r\n" + row + "\r\n"))
+    assert imp.status == SourceImport.Status.INVALID
+    assert imp.errors == [{"line": 3, "message": message}]
+
+
+def test_a_value_as_long_as_its_column_is_accepted(acme):
+    imp = commit_import(
+        imp=upload("devices", DEVICES_HEADER + f"{'d' * 100},RMM-1,{'ö' * 255},server,{'ö' * 200},\r\n")
+    )
+    assert imp.status == SourceImport.Status.COMMITTED, imp.errors
+    assert len(Device.objects.get().hostname) == 255
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("s-1,PAX-1,SKU1,Thing,-3,active", 'quantity "-3" is not a whole number ≥ 0'),
+        ("s-1,PAX-1,SKU1,Thing,3,paused", 'status "paused" is not one of active, suspended, cancelled, pending'),
+        ("s-1,PAX-1,,Thing,3,active", "vendor sku is missing"),
+        (f"s-1,PAX-1,{'S' * 101},Thing,3,active", "vendor sku is longer than 100 characters"),
+    ],
+    ids=["negative-quantity", "bad-status", "no-sku", "long-sku"],
+)
+def test_a_single_bad_subscription_row_is_reported_with_its_line(acme, row, message):
+    header = "subscription_id,client,vendor_sku,product_name,quantity,status\n"
+    imp = validate_import(imp=upload("subscriptions", header + "s-0,PAX-1,SKU1,Thing,1,active\n" + row + "\n"))
+    assert imp.status == SourceImport.Status.INVALID
+    assert imp.errors == [{"line": 3, "message": message}]
+
+
+def test_the_length_limits_are_the_columns_lengths():
+    """The PostgreSQL engine's fast path leaves over-long cells to the columns themselves."""
+    for source, model in (("devices", Device), ("subscriptions", Subscription)):
+        for name, limit in SPECS[source].lengths.items():
+            assert model._meta.get_field(name).max_length == limit, (source, name)

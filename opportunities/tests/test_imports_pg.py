@@ -247,3 +247,53 @@ def test_cells_are_trimmed_only_when_one_might_need_it(acme, rows, padded):
     assert commit_import(imp=imp, queue_detection=False).status == SourceImport.Status.COMMITTED
     device = Device.objects.get()
     assert (device.device_id, device.client_id, device.hostname) == ("d-1", acme.pk, "WS-1")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("live_rows", ["fewer", "more"])
+def test_the_counts_are_the_same_whichever_table_the_comparison_walks(acme, monkeypatch, live_rows):
+    """Fewer live items than the file's: each live item is looked up in the new table's key index;
+    more: the tables are joined whole. Both give the same counts and touched clients."""
+    bolt = ClientFactory(name="Bolt plc", rmm_id="RMM-2", psa_id="PSA-2", distributor_id="PAX-2")
+    calm = ClientFactory(name="Calm Co", rmm_id="RMM-3", psa_id="PSA-3", distributor_id="PAX-3")
+    DeviceFactory(client=acme, device_id="same", hostname="WS-1", device_type="workstation", os="", last_seen=None)
+    DeviceFactory(client=acme, device_id="renamed", hostname="WS-2", device_type="workstation", os="", last_seen=None)
+    DeviceFactory(client=acme, device_id="moved", hostname="WS-3", device_type="workstation", os="", last_seen=None)
+    DeviceFactory(client=calm, device_id="gone-1")
+    if live_rows == "more":
+        DeviceFactory.create_batch(3, client=calm)  # more gone items: the live table outgrows the file
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE opportunities_device")  # the planner's count, which picks the way
+    walks = []
+    real = imports_pg._compare_and_index
+
+    def spy(*args):
+        jobs = real(*args)
+        walks.append("by key" if len(jobs["matched"]) == 2 else "whole")
+        return jobs
+
+    monkeypatch.setattr(imports_pg, "_compare_and_index", spy)
+    imp = validate_import(
+        imp=upload(
+            HEADER + "same,RMM-1,WS-1,workstation,,\r\n"
+            "renamed,RMM-1,WS-2b,workstation,,\r\n"
+            "moved,RMM-2,WS-3,workstation,,\r\n"
+            "new-1,RMM-1,WS-4,server,,\r\n"
+            "new-2,RMM-2,WS-5,server,,\r\n"
+            "new-3,RMM-2,WS-6,server,,\r\n"
+        )
+    )
+    assert walks == (["by key"] if live_rows == "fewer" else ["whole"])
+    gone = 1 if live_rows == "fewer" else 4
+    assert (imp.count_new, imp.count_changed, imp.count_unchanged, imp.count_gone) == (3, 2, 1, gone)
+    assert imp.touched_client_ids == sorted([acme.pk, bolt.pk, calm.pk])
+    assert sorted(imp.snapshot_clients) == sorted([acme.pk, bolt.pk])
+
+
+@pytest.mark.django_db
+def test_an_unchanged_file_touches_no_client(acme):
+    content = HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-2,RMM-1,WS-2,server,,\r\n"
+    commit_import(imp=upload(content), queue_detection=False)  # live now, and counted by its ANALYZE
+    imp = validate_import(imp=upload(content))
+    assert (imp.count_new, imp.count_changed, imp.count_unchanged, imp.count_gone) == (0, 0, 2, 0)
+    assert imp.touched_client_ids == []
