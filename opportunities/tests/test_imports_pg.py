@@ -154,7 +154,11 @@ def test_the_nightly_run_drops_previews_nobody_committed(acme):
 
 
 @pytest.mark.django_db
-def test_a_bad_row_leaves_no_prepared_table(acme):
+@pytest.mark.parametrize("counted", [False, True], ids=["live-never-counted", "live-counted"])
+def test_a_bad_row_leaves_no_prepared_table(acme, counted):
+    if counted:  # the comparison then looks live items up in the new key index, whose build finds the duplicate
+        with connection.cursor() as cur:
+            cur.execute("ANALYZE opportunities_device")
     imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\nd-1,RMM-1,WS-2,server,,\r\n"))
     assert imp.status == SourceImport.Status.INVALID
     assert imp.errors == [{"line": 3, "message": 'duplicate id "d-1" (first on line 2)'}]
