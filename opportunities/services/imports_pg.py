@@ -277,6 +277,11 @@ def _client_refs(spec):
                ) refs ORDER BY ref, rank"""
 
 
+def _raw(spec, name):
+    """The column of a _clean_select row that holds a file's cell as it came (alias c)."""
+    return "c." + {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}.get(name, name)
+
+
 def _row_ok(spec, source):
     """The fast path's condition for a good row (alias c: a row of _clean_select): every required
     cell present, and the source's checks that no constraint makes. The new table refuses the rest
@@ -284,21 +289,19 @@ def _row_ok(spec, source):
     (NOT NULL), a cell longer than its column (the limits in ``SourceSpec.lengths`` are the
     columns' lengths; a test keeps them so), a device type outside the list (CHECK), a quantity
     that is no whole number (NOT NULL). The full check (``report``) then says which rows."""
-    alias = {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}
-    present = " AND ".join(f"octet_length(c.{alias.get(n, n)}) > 0" for n in spec.required)
+    present = " AND ".join(f"octet_length({_raw(spec, n)}) > 0" for n in spec.required)
     return f"{present} AND {_SQL[source]['fast_checks']}"
 
 
 def _row_error(spec, source):
     """CASE giving a row's first problem (alias c: a row of _clean_select), NULL for a good row."""
-    alias = {spec.key: "key", "client": "client_ref", "quantity": "quantity_raw"}
     # octet_length reads the value's size; length counts its characters, needed only when the bytes
     # are over the limit.
     missing = " ".join(
-        f"WHEN octet_length(c.{alias.get(n, n)}) = 0 THEN '{n.replace('_', ' ')} is missing'" for n in spec.required
+        f"WHEN octet_length({_raw(spec, n)}) = 0 THEN '{n.replace('_', ' ')} is missing'" for n in spec.required
     )
     too_long = " ".join(
-        f"WHEN octet_length(c.{alias.get(n, n)}) > {limit} AND length(c.{alias.get(n, n)}) > {limit} "
+        f"WHEN octet_length({_raw(spec, n)}) > {limit} AND length({_raw(spec, n)}) > {limit} "
         f"THEN '{n.replace('_', ' ')} is longer than {limit} characters'"
         for n, limit in spec.lengths.items()
     )
@@ -479,7 +482,7 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
     report_progress(imp, 0.6)
     jobs = _compare_and_index(spec.key, columns, live, nxt, live_indexes, live_rows, staged)
     results = dict(zip(jobs, _parallel([(_execute, statements) for statements in jobs.values()], threads), strict=True))
-    outcome = _counts(results["matched"], results["file"], results["live"])
+    outcome = _counts(results["matched"], results.get("file"), results["live"])
     outcome.rows = staged
     imp.snapshot_base, imp.snapshot_clients, imp.snapshot_rules = base, sorted(outcome.clients), rules
     SourceImport.objects.filter(pk=imp.pk).update(
@@ -491,42 +494,58 @@ def _build(imp, spec, fh, delimiter, names, *, threads):
 def _compare_and_index(key, columns, live, nxt, live_indexes, live_rows, file_rows):
     """The jobs after the load, by name, in the order to start them; each a tuple of statements run
     one after the other, each in its own transaction: the live table's indexes built on the new one,
-    its statistics, the comparison with the live snapshot (rows: changed or same, old client, new
-    client, count of the items matched by id), and the items per client of each table.
+    its statistics, the comparison with the live snapshot (rows: new, changed or same, old client,
+    new client, count) and the live snapshot's items per client.
 
-    ANALYZE and an index build wait for each other; the comparison waits for neither.
+    ANALYZE and an index build wait for each other. The comparison either follows the build of the
+    new key index (its lookups use it) or waits for nothing.
     """
     indexes = [_definition_on(d, f"{nxt}_i{i}", nxt) for i, (_n, d, _k) in enumerate(live_indexes)]
     on_key = next((i for i, (_n, d, kind) in enumerate(live_indexes) if kind == "p" and d.endswith(f"({key})")), None)
     changed = f"({', '.join('n.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('t.' + c for c in columns)})"
-    matched = f"SELECT CASE WHEN {changed} THEN 'changed' ELSE 'same' END, t.client_id, n.client_id, count(*)"
+    per_client = "SELECT client_id, count(*) FROM {} GROUP BY client_id"
     if on_key is not None and 0 <= live_rows <= file_rows:
         # The live snapshot is the smaller: look each of its items up in the new table's key index,
-        # built first, rather than hash both tables whole.
+        # built first, rather than hash both tables whole. The items no live one matched are new:
+        # the file's items per client, less the matched ones, say how many.
         compare = (
             indexes.pop(on_key),
-            f"""{matched} FROM {live} t
-                CROSS JOIN LATERAL (SELECT * FROM {nxt} n WHERE n.{key} = t.{key} OFFSET 0) n GROUP BY 1, 2, 3""",
+            f"""SELECT CASE WHEN {changed} THEN 'changed' ELSE 'same' END, t.client_id, n.client_id, count(*)
+                FROM {live} t CROSS JOIN LATERAL (SELECT * FROM {nxt} n WHERE n.{key} = t.{key} OFFSET 0) n
+                GROUP BY 1, 2, 3""",
         )
+        file = {"file": (per_client.format(nxt),)}
     else:
-        compare = (f"{matched} FROM {nxt} n JOIN {live} t ON t.{key} = n.{key} GROUP BY 1, 2, 3",)
-    per_client = "SELECT client_id, count(*) FROM {} GROUP BY client_id"
+        compare = (
+            f"""SELECT CASE WHEN t.{key} IS NULL THEN 'new' WHEN {changed} THEN 'changed' ELSE 'same' END,
+                       t.client_id, n.client_id, count(*)
+                FROM {nxt} n LEFT JOIN {live} t ON t.{key} = n.{key} GROUP BY 1, 2, 3""",
+        )
+        file = {}  # every item of the new table is in the comparison
     return {
         "matched": compare,
         **{f"index {number}": (sql,) for number, sql in enumerate(indexes)},
-        "file": (per_client.format(nxt),),
+        **file,
         "statistics": (f"ANALYZE {nxt}",),
         "live": (per_client.format(live),),
     }
 
 
-def _counts(matched, file_per_client, live_per_client):
-    """new / changed / gone / unchanged and the touched clients, from the items matched by id grouped
-    by (changed or same, old client, new client), the file's items per client and the live
-    snapshot's: a client has new items when the file names more of them than were matched, gone
-    ones when it had more live items than were matched."""
+def _counts(compared, file_per_client, live_per_client):
+    """new / changed / gone / unchanged and the touched clients, from the comparison grouped by
+    (new, changed or same, old client, new client), the file's items per client (None: summed from
+    the comparison, which then holds every item of the file) and the live snapshot's: a client has
+    new items when the file names more of them than were matched, gone ones when it had more live
+    items than were matched."""
+    if file_per_client is None:
+        file = {}
+        for _op, _old_client, new_client, count in compared:
+            file[new_client] = file.get(new_client, 0) + count
+        file_per_client = file.items()
     outcome, counts, matched_old, matched_new = Outcome(), {}, {}, {}
-    for op, old_client, new_client, count in matched:
+    for op, old_client, new_client, count in compared:
+        if op == "new":
+            continue  # counted from the file's items per client, below
         counts[op] = counts.get(op, 0) + count
         matched_old[old_client] = matched_old.get(old_client, 0) + count
         matched_new[new_client] = matched_new.get(new_client, 0) + count
