@@ -176,8 +176,9 @@ def write_csv(path, cursor):
 
 
 def bare_copy_seconds(path, cursor, *, logged=False):
-    """A bare COPY of the file into a scratch table of text columns: UNLOGGED (the lowest floor:
-    nothing written to the write-ahead log), or a plain table, which logs its rows as the import must."""
+    """A bare COPY of the file into a scratch table of text columns: a plain table (the issue's
+    floor: its rows are logged and survive a crash, as the import's must), or, for reference, an
+    UNLOGGED one (nothing written to the write-ahead log; emptied by a crash)."""
     cursor.execute(
         f"DROP TABLE IF EXISTS bench_scratch; CREATE {'' if logged else 'UNLOGGED '}TABLE bench_scratch "
         "(device_id text, client text, hostname text, device_type text, os text, last_seen text)"
@@ -195,7 +196,9 @@ def bare_copy_seconds(path, cursor, *, logged=False):
 
 
 def line(label, value, target, ok):
-    print(f"  {label:<58} {value:>14}   target {target:<14} {'OK' if ok else 'MISSED'}")
+    """A figure next to its target, OK or MISSED; ``ok=None``: a figure printed for reference only."""
+    verdict = "" if ok is None else "OK" if ok else "MISSED"
+    print(f"  {label:<58} {value:>14}   target {target:<14} {verdict}")
 
 
 def main():
@@ -285,7 +288,7 @@ def main():
                         samples[kind].append(bare_copy_seconds(path, cursor, logged=kind))
             for kind, seconds in samples.items():
                 floors[kind] += seconds
-            floor, logged = statistics.median(samples[False]), statistics.median(samples[True])
+            floor, unlogged = statistics.median(samples[True]), statistics.median(samples[False])
             with PeakRss() as mem:
                 started = time.perf_counter()
                 with open(path, "rb") as fh:
@@ -303,19 +306,23 @@ def main():
             print(
                 f"  round {number}: import {total:.2f} s (store {stored - started:.2f}, preview {checked - stored:.2f}, "
                 f"commit {done - checked:.2f}; {imp.count_new:,} new, {imp.count_gone:,} gone); bare COPY (median of "
-                f"{FLOOR_SAMPLES}) {floor:.2f} s unlogged = {total / floor:.1f}×, {logged:.2f} s logged = {total / logged:.1f}×"
+                f"{FLOOR_SAMPLES}) {floor:.2f} s = {total / floor:.1f}× (UNLOGGED {unlogged:.2f} s = {total / unlogged:.1f}×)"
             )
         total = statistics.median(rounds)
-        floor, logged = statistics.median(floors[False]), statistics.median(floors[True])
+        floor, unlogged = statistics.median(floors[True]), statistics.median(floors[False])
         print(
-            f"  bare COPY samples: unlogged {min(floors[False]):.2f}–{max(floors[False]):.2f} s, "
-            f"logged {min(floors[True]):.2f}–{max(floors[True]):.2f} s"
+            f"  bare COPY samples: scratch table {min(floors[True]):.2f}–{max(floors[True]):.2f} s, "
+            f"UNLOGGED {min(floors[False]):.2f}–{max(floors[False]):.2f} s"
         )
         line("import end to end (store + preview + commit), median", f"{total:.2f} s", "≤ 30 s", total <= 30)
-        line("bare COPY into an UNLOGGED scratch table (floor), all samples", f"{floor:.2f} s", "—", True)
-        line("end to end ÷ bare COPY, unlogged (medians)", f"{total / floor:.1f}×", "≤ 5×", total / floor <= 5)
-        line("bare COPY into a plain (logged) scratch table, all samples", f"{logged:.2f} s", "—", True)
-        line("end to end ÷ bare COPY, logged (medians)", f"{total / logged:.1f}×", "≤ 5×", total / logged <= 5)
+        line("bare COPY into a scratch table (the floor), all samples", f"{floor:.2f} s", "—", None)
+        line(
+            "end to end ÷ bare COPY into a scratch table (medians)", f"{total / floor:.1f}×", "≤ 5×", total / floor <= 5
+        )
+        # For reference, not the target: an UNLOGGED table skips the write-ahead log that the import's
+        # durable snapshot must write (and loses its rows in a crash).
+        line("reference: bare COPY into an UNLOGGED table, all samples", f"{unlogged:.2f} s", "—", None)
+        line("reference: end to end ÷ bare COPY, UNLOGGED (medians)", f"{total / unlogged:.1f}×", "—", None)
         line(
             "memory growth during import (file is " + f"{size_mb:.0f} MB)",
             f"{growth:.0f} MB",
