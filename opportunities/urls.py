@@ -24,6 +24,7 @@ urlpatterns = [
     path("rules/new/", rule_views.rule_create, name="rule_create"),
     path("rules/<int:pk>/edit/", rule_views.rule_edit, name="rule_edit"),
     path("rules/<int:pk>/delete/", rule_views.rule_delete, name="rule_delete"),
+    path("rules/unmapped/<slug:source>.csv", rule_views.unmapped_csv, name="unmapped_csv"),
     path("rules/thresholds/", rule_views.thresholds, name="thresholds"),
     path("imports/", import_views.import_list, name="imports"),
     path("imports/upload/", import_views.import_upload, name="import_upload"),

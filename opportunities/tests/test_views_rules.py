@@ -1,5 +1,7 @@
 """Mapping rules, thresholds and detection-run pages: who may see and do what, and what they show."""
 
+import csv
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -153,3 +155,60 @@ def test_the_queue_never_shows_a_run_that_examined_nothing_as_a_clean_bill_of_he
     html = viewer_client.get(reverse("opportunities:queue")).content.decode()
     assert "examined 1 devices" in html and "No data was examined" not in html
     assert reverse("opportunities:runs") in html
+
+
+def _csv_rows(response):
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeff")  # Excel reads the names as UTF-8
+    return list(csv.reader(body[1:].splitlines()))
+
+
+def test_every_unmapped_device_downloads_as_csv_with_formula_cells_as_text(admin_client_, django_assert_num_queries):
+    acme = ClientFactory(name="Acme Ltd", rmm_id="RMM-7")
+    DeviceRuleFactory(product=ProductFactory(name="Managed workstation"))  # maps the workstations
+    DeviceFactory(client=acme, device_id="d-1", device_type="workstation")
+    DeviceFactory(
+        client=acme,
+        device_id="d-2",
+        hostname='=HYPERLINK("http://x")',
+        device_type="server",
+        os="+SUM(1)",
+        last_seen=dt.datetime(2026, 11, 30, 23, 30, tzinfo=dt.UTC),
+    )
+    for number in range(3, 63):  # more than the page shows
+        DeviceFactory(client=acme, device_id=f"d-{number:02}", device_type="network")
+    run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    # session, user, user permissions, group permissions, the devices (one query, streamed)
+    with django_assert_num_queries(5):
+        response = admin_client_.get(reverse("opportunities:unmapped_csv", args=["devices"]))
+        rows = _csv_rows(response)
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="unmapped-devices-')
+    assert rows[0] == ["Client", "Client RMM id", "Device id", "Hostname", "Device type", "OS", "Last seen"]
+    assert len(rows) == 1 + 61  # every unmapped device; the mapped workstation is not one
+    server = next(row for row in rows if row[2] == "d-2")
+    # A cell a spreadsheet would evaluate is text; the time is the organisation's (London, GMT here).
+    assert server == ["Acme Ltd", "RMM-7", "d-2", '\'=HYPERLINK("http://x")', "server", "'+SUM(1)", "2026-11-30 23:30"]
+
+
+def test_unmapped_subscriptions_download_and_an_unknown_list_is_not_found(admin_client_):
+    acme = ClientFactory(name="Acme Ltd", distributor_id="PAX-1")
+    SubscriptionFactory(
+        client=acme, subscription_id="s-1", vendor_sku="MYSTERY-1", product_name="@mystery", quantity=4, term="annual"
+    )
+    run_detection(trigger=DetectionRun.Trigger.COMMAND)
+    rows = _csv_rows(admin_client_.get(reverse("opportunities:unmapped_csv", args=["subscriptions"])))
+    assert rows == [
+        ["Client", "Client distributor id", "Subscription id", "Vendor SKU", "Product name", "Quantity", "Term"],
+        ["Acme Ltd", "PAX-1", "s-1", "MYSTERY-1", "'@mystery", "4", "annual"],
+    ]
+    unknown = reverse("opportunities:unmapped_csv", args=["devices"]).replace("devices", "contracts")
+    assert admin_client_.get(unknown).status_code == 404
+    page = admin_client_.get(reverse("opportunities:rules")).content.decode()
+    assert reverse("opportunities:unmapped_csv", args=["subscriptions"]) in page
+
+
+def test_finance_and_viewers_cannot_download_unmapped_items(finance_client, viewer_client):
+    url = reverse("opportunities:unmapped_csv", args=["devices"])
+    assert finance_client.get(url).status_code == 403
+    assert viewer_client.get(url).status_code == 403

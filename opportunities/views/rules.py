@@ -3,10 +3,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, Sum
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from clients.dates import org_today
+from clients.exports import csv_download
 from clients.models import ContractLine
 
 from ..forms_detection import MappingRuleForm, ThresholdsForm
@@ -17,16 +19,40 @@ UNMAPPED_SHOWN = 50
 PREFILL = ("kind", "client", "device_type", "hostname_pattern", "vendor_sku", "note")
 
 
+def _unmapped_devices():
+    return Device.objects.filter(mapped_product__isnull=True, excluded=False)
+
+
+def _unmapped_subscriptions():
+    return Subscription.objects.filter(
+        mapped_product__isnull=True, mapping_rule__isnull=True, status=SubscriptionStatus.ACTIVE, quantity__gt=0
+    )
+
+
+# Every unmapped item, one row each, for the download (the page shows the largest groups).
+UNMAPPED_EXPORTS = {
+    "devices": (
+        _unmapped_devices,
+        ("client__name", "client__rmm_id", "device_id", "hostname", "device_type", "os", "last_seen"),
+        ("Client", "Client RMM id", "Device id", "Hostname", "Device type", "OS", "Last seen"),
+    ),
+    "subscriptions": (
+        _unmapped_subscriptions,
+        ("client__name", "client__distributor_id", "subscription_id", "vendor_sku", "product_name", "quantity", "term"),
+        ("Client", "Client distributor id", "Subscription id", "Vendor SKU", "Product name", "Quantity", "Term"),
+    ),
+}
+
+
 def _unmapped():
     devices = list(
-        Device.objects.filter(mapped_product__isnull=True, excluded=False)
+        _unmapped_devices()
         .values("client_id", "client__name", "device_type")
         .annotate(n=Count("pk"))
         .order_by("-n", "client__name", "device_type")[:UNMAPPED_SHOWN]
     )
     subscriptions = list(
-        Subscription.objects.filter(mapped_product__isnull=True, mapping_rule__isnull=True)
-        .filter(status=SubscriptionStatus.ACTIVE, quantity__gt=0)
+        _unmapped_subscriptions()
         .values("client_id", "client__name", "vendor_sku", "product_name")
         .annotate(seats=Sum("quantity"))
         .order_by("-seats", "client__name", "vendor_sku")[:UNMAPPED_SHOWN]
@@ -56,6 +82,17 @@ def rule_list(request):
         "thresholds": DetectionSettings.current(),
     }
     return render(request, "opportunities/rules_list.html", context)
+
+
+@permission_required("opportunities.change_mappingrule", raise_exception=True)
+def unmapped_csv(request, source: str):
+    """Every unmapped device or subscription as a CSV file (cells that a spreadsheet would evaluate
+    are written as text), streamed: one query, read in chunks."""
+    if source not in UNMAPPED_EXPORTS:
+        raise Http404("There is no such list of unmapped items: devices or subscriptions.")
+    queryset, fields, header = UNMAPPED_EXPORTS[source]
+    rows = queryset().order_by("client__name", fields[2]).values_list(*fields).iterator(chunk_size=2000)
+    return csv_download(f"unmapped-{source}-{org_today():%Y-%m-%d}.csv", header, rows)
 
 
 @permission_required("opportunities.add_mappingrule", raise_exception=True)
