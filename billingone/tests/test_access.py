@@ -53,6 +53,9 @@ ACCESS = {
     ),
     "opportunities:rule_delete": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["rule"].pk}),
     "opportunities:thresholds": Access({"viewer": 403, "finance": 403, "admin": 200}),
+    "opportunities:unmapped_csv": Access(
+        {"viewer": 403, "finance": 403, "admin": 200}, kwargs=lambda objs: {"source": "devices"}
+    ),
     "opportunities:imports": Access({"viewer": 403, "finance": 403, "admin": 200}),
     "opportunities:import_upload": Access(POST_ONLY, post_only=True),
     "opportunities:import_detail": Access(

@@ -204,6 +204,7 @@ def test_unmapped_subscriptions_download_and_an_unknown_list_is_not_found(admin_
     ]
     unknown = reverse("opportunities:unmapped_csv", args=["devices"]).replace("devices", "contracts")
     assert admin_client_.get(unknown).status_code == 404
+    assert admin_client_.post(reverse("opportunities:unmapped_csv", args=["devices"])).status_code == 405
     page = admin_client_.get(reverse("opportunities:rules")).content.decode()
     assert reverse("opportunities:unmapped_csv", args=["subscriptions"]) in page
 

@@ -5,7 +5,7 @@ from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, Sum
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from clients.dates import org_today
 from clients.exports import csv_download
@@ -84,6 +84,7 @@ def rule_list(request):
     return render(request, "opportunities/rules_list.html", context)
 
 
+@require_safe
 @permission_required("opportunities.change_mappingrule", raise_exception=True)
 def unmapped_csv(request, source: str):
     """Every unmapped device or subscription as a CSV file (cells that a spreadsheet would evaluate
