@@ -24,6 +24,7 @@ from .models import (
     OpportunityKind,
     OpportunityState,
     Subscription,
+    SubscriptionStatus,
 )
 
 QUEUE_ORDER = ("-severity_rank", "-monthly_impact", "client_name", "id")
@@ -185,6 +186,18 @@ def opportunity_for_detail(pk: int) -> Opportunity:
     ).get(pk=pk)
 
 
+def unmapped_devices():
+    """Devices no rule maps to a product and none excludes: they cannot be billed as they are."""
+    return Device.objects.filter(mapped_product__isnull=True, excluded=False)
+
+
+def unmapped_subscriptions():
+    """Active subscriptions with seats that no rule maps (nor says to leave alone)."""
+    return Subscription.objects.filter(
+        mapped_product__isnull=True, mapping_rule__isnull=True, status=SubscriptionStatus.ACTIVE, quantity__gt=0
+    )
+
+
 def _unmapped_filter(opp: Opportunity) -> tuple[str, str]:
     kind, _, value = opp.source_key.partition(":")
     return kind, value
@@ -196,7 +209,7 @@ def related_devices(opp: Opportunity) -> list:
         kind, value = _unmapped_filter(opp)
         if kind != "device_type":
             return []
-        qs = qs.filter(device_type=value, mapped_product__isnull=True, excluded=False)
+        qs = unmapped_devices().filter(client_id=opp.client_id, device_type=value)
     elif opp.product_id:
         qs = qs.filter(mapped_product_id=opp.product_id)
     else:

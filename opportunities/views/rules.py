@@ -11,48 +11,54 @@ from clients.dates import org_today
 from clients.exports import csv_download
 from clients.models import ContractLine
 
+from .. import selectors
 from ..forms_detection import MappingRuleForm, ThresholdsForm
-from ..models import DetectionSettings, Device, MappingRule, RuleKind, Subscription, SubscriptionStatus
+from ..models import DetectionSettings, MappingRule, RuleKind
 from ..services import rules as rule_services
 
 UNMAPPED_SHOWN = 50
 PREFILL = ("kind", "client", "device_type", "hostname_pattern", "vendor_sku", "note")
 
 
-def _unmapped_devices():
-    return Device.objects.filter(mapped_product__isnull=True, excluded=False)
-
-
-def _unmapped_subscriptions():
-    return Subscription.objects.filter(
-        mapped_product__isnull=True, mapping_rule__isnull=True, status=SubscriptionStatus.ACTIVE, quantity__gt=0
-    )
-
-
-# Every unmapped item, one row each, for the download (the page shows the largest groups).
+# Every unmapped item, one row each, for the download (the page shows the largest groups):
+# the list and its columns (header, field), in client order, then by the item's id.
 UNMAPPED_EXPORTS = {
     "devices": (
-        _unmapped_devices,
-        ("client__name", "client__rmm_id", "device_id", "hostname", "device_type", "os", "last_seen"),
-        ("Client", "Client RMM id", "Device id", "Hostname", "Device type", "OS", "Last seen"),
+        selectors.unmapped_devices,
+        (
+            ("Client", "client__name"),
+            ("Client RMM id", "client__rmm_id"),
+            ("Device id", "device_id"),
+            ("Hostname", "hostname"),
+            ("Device type", "device_type"),
+            ("OS", "os"),
+            ("Last seen", "last_seen"),
+        ),
     ),
     "subscriptions": (
-        _unmapped_subscriptions,
-        ("client__name", "client__distributor_id", "subscription_id", "vendor_sku", "product_name", "quantity", "term"),
-        ("Client", "Client distributor id", "Subscription id", "Vendor SKU", "Product name", "Quantity", "Term"),
+        selectors.unmapped_subscriptions,
+        (
+            ("Client", "client__name"),
+            ("Client distributor id", "client__distributor_id"),
+            ("Subscription id", "subscription_id"),
+            ("Vendor SKU", "vendor_sku"),
+            ("Product name", "product_name"),
+            ("Quantity", "quantity"),
+            ("Term", "term"),
+        ),
     ),
 }
 
 
 def _unmapped():
     devices = list(
-        _unmapped_devices()
+        selectors.unmapped_devices()
         .values("client_id", "client__name", "device_type")
         .annotate(n=Count("pk"))
         .order_by("-n", "client__name", "device_type")[:UNMAPPED_SHOWN]
     )
     subscriptions = list(
-        _unmapped_subscriptions()
+        selectors.unmapped_subscriptions()
         .values("client_id", "client__name", "vendor_sku", "product_name")
         .annotate(seats=Sum("quantity"))
         .order_by("-seats", "client__name", "vendor_sku")[:UNMAPPED_SHOWN]
@@ -91,8 +97,9 @@ def unmapped_csv(request, source: str):
     are written as text), streamed: one query, read in chunks."""
     if source not in UNMAPPED_EXPORTS:
         raise Http404("There is no such list of unmapped items: devices or subscriptions.")
-    queryset, fields, header = UNMAPPED_EXPORTS[source]
-    rows = queryset().order_by("client__name", fields[2]).values_list(*fields).iterator(chunk_size=2000)
+    items, columns = UNMAPPED_EXPORTS[source]
+    header, fields = zip(*columns, strict=True)
+    rows = items().order_by("client__name", "pk").values_list(*fields).iterator(chunk_size=2000)
     return csv_download(f"unmapped-{source}-{org_today():%Y-%m-%d}.csv", header, rows)
 
 
