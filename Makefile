@@ -29,7 +29,7 @@ run: migrate
 	@echo ""
 	@echo "BillingOne is starting on http://127.0.0.1:$(PORT)/  (Ctrl-C stops web, worker and beat)"
 	@echo ""
-	$(VENV)/bin/honcho start
+	exec $(PY) bin/procrun.py Procfile
 
 # The whole suite. PostgreSQL when DATABASE_URL is set, SQLite otherwise; Redis and
 # browser tests run when those are there (REQUIRE_SERVICES=1 makes a skip a failure).
