@@ -140,8 +140,9 @@ IMPORT_MAX_UPLOAD_BYTES = env.int("IMPORT_MAX_UPLOAD_BYTES", default=100 * 1024 
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@billingone.localhost")
-# Where e-mailed links point (notifications link to an item's page).
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# Where e-mailed links point (notifications link to an item's page); by default the port
+# `make run` serves on.
+SITE_URL = env.str("SITE_URL", default=f"http://127.0.0.1:{env.int('PORT', default=8000)}").rstrip("/")
 # Missed-billing queue: tab counts cached between writes (every writer resets them), and the
 # database connections one bulk apply uses side by side on PostgreSQL.
 QUEUE_COUNTS_CACHE_SECONDS = env.int("QUEUE_COUNTS_CACHE_SECONDS", default=30)

@@ -34,3 +34,20 @@ def test_an_unknown_time_zone_fails_loudly_at_start_up():
     result = _manage("check", TIME_ZONE="Mars/Olympus_Mons")
     assert result.returncode != 0
     assert "Mars/Olympus_Mons" in result.stderr
+
+
+def test_e_mailed_links_follow_the_port_make_run_serves_on():
+    result = _manage("shell", "-c", "from django.conf import settings; print(settings.SITE_URL)", PORT="8765")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "http://127.0.0.1:8765"
+
+
+def test_an_explicit_site_url_wins_over_the_port():
+    result = _manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.SITE_URL)",
+        PORT="8765",
+        SITE_URL="https://b.example.com/",
+    )
+    assert result.stdout.strip().splitlines()[-1] == "https://b.example.com"
