@@ -4,6 +4,7 @@ With no environment at all it runs the embedded demo set-up: SQLite and a Celery
 broker on the local file system. Bad values fail loudly at start-up.
 """
 
+import datetime as dt
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_celery_beat",
+    "axes",
     "billingone",
     "clients",
     "opportunities",
@@ -69,7 +71,27 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "billingone.middleware.BrandedErrorPagesMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out sign-in
 ]
+
+# Failed sign-ins (console and Django admin alike) are counted per user name and per address
+# (django-axes). Five failures lock that user name, wherever they come from, and that address, for
+# whatever name, for 15 minutes; a successful sign-in clears the count of its user name. An Admin
+# unlocks at once in Django admin (Axes → Access attempts: delete the rows) or with
+# `manage.py axes_reset_username NAME`.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# The client address: REMOTE_ADDR, unless PROXY_COUNT proxies (Caddy in docker-compose) stand in
+# front and append theirs to X-Forwarded-For (a header anyone can send is never trusted alone).
+AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if env.int("PROXY_COUNT", default=0) else ("REMOTE_ADDR",)
+)
 
 ROOT_URLCONF = "billingone.urls"
 WSGI_APPLICATION = "billingone.wsgi.application"

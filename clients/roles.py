@@ -66,6 +66,7 @@ GRANTS = {
     "clients": {},
     "auth": {"views_to_all": False},
     "django_celery_beat": {"views_to_all": False},
+    "axes": {"views_to_all": False},  # Admin sees and clears failed sign-ins (unlocks a user)
 }
 
 

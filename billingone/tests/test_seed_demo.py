@@ -24,6 +24,7 @@ def _snapshot():
 
 def test_seed_demo_builds_a_believable_msp_with_a_login_per_role():
     from django.contrib.auth import authenticate
+    from django.test import RequestFactory
 
     from clients.demo import DEMO_PASSWORD
     from clients.models import Client, Contract, Product
@@ -37,9 +38,11 @@ def test_seed_demo_builds_a_believable_msp_with_a_login_per_role():
         ("finance", "clients.view_client"),
         ("admin", "clients.change_contract"),
     ]:
-        user = authenticate(username=username, password=DEMO_PASSWORD)
+        user = authenticate(RequestFactory().post("/login/"), username=username, password=DEMO_PASSWORD)
         assert user is not None and user.has_perm(perm)
-    assert not authenticate(username="viewer", password=DEMO_PASSWORD).has_perm("clients.change_contract")
+    assert not authenticate(RequestFactory().post("/login/"), username="viewer", password=DEMO_PASSWORD).has_perm(
+        "clients.change_contract"
+    )
 
 
 def test_running_seed_demo_twice_changes_nothing():
