@@ -1,23 +1,38 @@
 """Home: what needs attention today, across the console."""
 
+from django.core.cache import cache
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 import invoices.selectors
 import opportunities.selectors
 from clients.selectors import portfolio_summary
 
+from .background import broker_problem, cache_problem
 
-def home(request):
+
+def home(request: HttpRequest) -> HttpResponse:
     context = {"portfolio": portfolio_summary(), "missed_billing": opportunities.selectors.needs_attention()}
     context.update(invoices.selectors.home_summary())
     return render(request, "home.html", context)
 
 
-def healthz(request):
-    """Liveness probe for the container platform: the web process answers and reaches the database."""
-    from django.db import connection
-    from django.http import JsonResponse
-
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness probe: 200 while the web process answers and reaches the database; the body names
+    what is degraded (the broker, so background work; the cache) without failing the probe."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return JsonResponse({"ok": True})
+    checks = {"database": None, "broker": broker_problem(fresh=True), "cache": _cache_check()}
+    degraded = sorted(name for name, problem in checks.items() if problem)
+    body = {
+        "ok": True,
+        "degraded": degraded,
+        "checks": {name: problem or "ok" for name, problem in checks.items()},
+    }
+    return JsonResponse(body)
+
+
+def _cache_check() -> str | None:
+    cache.get("healthz-probe")  # a miss either way; a Redis outage shows as the cache's problem
+    return cache_problem()

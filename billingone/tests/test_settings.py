@@ -51,3 +51,13 @@ def test_an_explicit_site_url_wins_over_the_port():
         SITE_URL="https://b.example.com/",
     )
     assert result.stdout.strip().splitlines()[-1] == "https://b.example.com"
+
+
+def test_with_redis_the_cache_forgives_an_outage_and_the_broker_gives_up_fast():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.CACHES['default']['BACKEND'], s.CELERY_BROKER_CONNECTION_TIMEOUT, "
+        "s.CELERY_TASK_PUBLISH_RETRY_POLICY['max_retries'], s.CACHES['default']['OPTIONS']['socket_timeout'])"
+    )
+    result = _manage("shell", "-c", code, REDIS_URL="redis://127.0.0.1:9/0")
+    assert result.stdout.strip().splitlines()[-1] == "billingone.cache.ForgivingRedisCache 2 1 1.0"

@@ -1,0 +1,83 @@
+"""Whether background work (the Celery broker) and the cache are available, and queueing that
+says so instead of hanging or failing after the fact.
+
+A page shows a quiet banner while the broker is unreachable (``context_processors``); a service
+that needs a worker calls :func:`require_broker` before it writes anything, so the request is
+refused at once with a clear message and no record is left waiting for a worker that will never
+hear of it; :func:`queue_on_commit` sends a task once the transaction commits and, if the broker
+fails right then, calls the service's ``on_failure`` so the record is marked as not queued.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+CHECK_EVERY = 5.0  # seconds one process trusts its last look at the broker
+UNAVAILABLE = (
+    "Background work is unavailable right now (the task queue cannot be reached), so this was not "
+    "started and nothing was changed. Try again in a few minutes; an administrator can see the "
+    "state at /healthz/."
+)
+
+
+class BackgroundUnavailable(Exception):
+    """The broker cannot be reached: work that needs a worker cannot be queued."""
+
+    def __init__(self, message: str = UNAVAILABLE):
+        super().__init__(message)
+
+
+_last_check = {"at": -CHECK_EVERY, "problem": None}
+
+
+def broker_problem(*, fresh: bool = False) -> str | None:
+    """What is wrong with the broker (``None`` when it answers); looked at every few seconds."""
+    now = time.monotonic()
+    if fresh or now - _last_check["at"] >= CHECK_EVERY:
+        _last_check.update(at=now, problem=_probe_broker())
+    return _last_check["problem"]
+
+
+def _probe_broker() -> str | None:
+    from billingone.celery import app
+
+    if settings.CELERY_TASK_ALWAYS_EAGER or app.conf.task_always_eager:
+        return None
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0.2, timeout=2)
+    except Exception as exc:  # kombu/redis/OSError: the broker is unreachable
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def cache_problem() -> str | None:
+    """What is wrong with the cache, if it failed within the last few seconds."""
+    from billingone.cache import ForgivingRedisCache
+
+    return ForgivingRedisCache.problem()  # never set unless the cache is Redis and failed
+
+
+def require_broker() -> None:
+    """Refuse work that needs a worker while the broker is down (raises ``BackgroundUnavailable``)."""
+    if broker_problem(fresh=True):
+        raise BackgroundUnavailable()
+
+
+def queue_on_commit(task, *args, on_failure=None, **kwargs) -> None:
+    """Send ``task`` with these arguments when the transaction commits; if the broker refuses it
+    then, log it and call ``on_failure(message)`` (which should record that nothing was queued)."""
+
+    def send():
+        try:
+            task.apply_async(args=args, kwargs=kwargs)
+        except Exception as exc:  # the broker went away between the check and the commit
+            _last_check.update(at=time.monotonic(), problem=f"{type(exc).__name__}: {exc}")
+            log.warning("could not queue %s: %s", task.name, exc)
+            if on_failure is not None:
+                on_failure(UNAVAILABLE)
+
+    transaction.on_commit(send)
