@@ -23,7 +23,7 @@ UNAVAILABLE = (
 )
 
 
-class BackgroundUnavailable(Exception):
+class BackgroundUnavailableError(Exception):
     """The broker cannot be reached: work that needs a worker cannot be queued."""
 
     def __init__(self, message: str = UNAVAILABLE):
@@ -62,9 +62,9 @@ def cache_problem() -> str | None:
 
 
 def require_broker() -> None:
-    """Refuse work that needs a worker while the broker is down (raises ``BackgroundUnavailable``)."""
+    """Refuse work that needs a worker while the broker is down (raises ``BackgroundUnavailableError``)."""
     if broker_problem(fresh=True):
-        raise BackgroundUnavailable()
+        raise BackgroundUnavailableError()
 
 
 def queue_on_commit(task, *args, on_failure=None, **kwargs) -> None:

@@ -17,7 +17,6 @@ log = logging.getLogger(__name__)
 RETRY_AFTER = 5.0  # seconds a process leaves the cache alone after a failure
 
 
-
 def _forgiving(miss):
     """Decorate a cache method: when Redis cannot be reached, answer ``miss(*args, **kwargs)``."""
 

@@ -105,6 +105,6 @@ def test_no_banner_while_the_broker_answers(finance_client):
 
 def test_requiring_the_broker_refuses_at_once_when_it_is_down(broker_down):
     started = time.monotonic()
-    with pytest.raises(background.BackgroundUnavailable, match="nothing was changed"):
+    with pytest.raises(background.BackgroundUnavailableError, match="nothing was changed"):
         background.require_broker()
     assert time.monotonic() - started < 5
