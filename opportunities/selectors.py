@@ -17,6 +17,7 @@ from clients.models import ContractLine
 from clients.money import ZERO
 
 from .models import (
+    QUEUE_ORDER,
     DetectionRun,
     Device,
     Opportunity,
@@ -27,25 +28,38 @@ from .models import (
     SubscriptionStatus,
 )
 
-QUEUE_ORDER = ("-severity_rank", "-monthly_impact", "client_name", "id")
 PAGE_SIZE = 50
 SORT_MATCHES_BELOW = 500  # searches with fewer matches in the tab sort them instead of walking the index
 RELATED_LIMIT = 50
 
-TABS = [
-    ("all", "All"),
-    ("ready", "Ready to apply"),
-    ("snoozed", "Snoozed"),
-    ("ignored", "Ignored"),
-    ("reviewed", "Reviewed"),
-]
-TAB_FILTERS = {
-    "all": Q(state=OpportunityState.OPEN),
-    "ready": Q(state=OpportunityState.OPEN, ready_to_apply=True),
-    "snoozed": Q(state=OpportunityState.SNOOZED),
-    "ignored": Q(state=OpportunityState.IGNORED),
-    "reviewed": Q(state=OpportunityState.REVIEWED),
-}
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab of the queue, defined once: which state it shows (open items only when ``ready_only``
+    are ready to apply). Its filter and the grouped counts both come from here."""
+
+    key: str
+    label: str
+    state: str
+    ready_only: bool = False
+
+    @property
+    def filter(self) -> Q:
+        return Q(state=self.state, ready_to_apply=True) if self.ready_only else Q(state=self.state)
+
+    def holds(self, state: str, ready_to_apply: bool) -> bool:
+        return state == self.state and (ready_to_apply or not self.ready_only)
+
+
+QUEUE_TABS = (
+    Tab("all", "All", OpportunityState.OPEN),
+    Tab("ready", "Ready to apply", OpportunityState.OPEN, ready_only=True),
+    Tab("snoozed", "Snoozed", OpportunityState.SNOOZED),
+    Tab("ignored", "Ignored", OpportunityState.IGNORED),
+    Tab("reviewed", "Reviewed", OpportunityState.REVIEWED),
+)
+TABS = [(tab.key, tab.label) for tab in QUEUE_TABS]
+TAB_FILTERS = {tab.key: tab.filter for tab in QUEUE_TABS}
 QUEUE_STATES = [OpportunityState.OPEN, OpportunityState.SNOOZED, OpportunityState.IGNORED, OpportunityState.REVIEWED]
 ROW_FIELDS = (
     "id",
@@ -126,15 +140,13 @@ def tab_counts(queryset, *, severity: str | None = None, scope: str | None = Non
         rows = _cached_grouped(queryset, scope)
     else:
         rows = [r for r in _cached_grouped(Opportunity.objects.all(), "") if not severity or r["severity"] == severity]
-    totals = {key: [0, ZERO] for key, _ in TABS}
+    totals = {tab.key: [0, ZERO] for tab in QUEUE_TABS}
     for row in rows:
-        keys = {"open": ["all"], "snoozed": ["snoozed"], "ignored": ["ignored"], "reviewed": ["reviewed"]}[row["state"]]
-        if row["state"] == OpportunityState.OPEN and row["ready_to_apply"]:
-            keys = ["all", "ready"]
-        for key in keys:
-            totals[key][0] += row["n"]
-            totals[key][1] += row["impact"]
-    return {key: TabCount(key, label, *totals[key]) for key, label in TABS}
+        for tab in QUEUE_TABS:
+            if tab.holds(row["state"], row["ready_to_apply"]):
+                totals[tab.key][0] += row["n"]
+                totals[tab.key][1] += row["impact"]
+    return {tab.key: TabCount(tab.key, tab.label, *totals[tab.key]) for tab in QUEUE_TABS}
 
 
 class KnownCountPaginator(Paginator):

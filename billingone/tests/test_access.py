@@ -88,7 +88,7 @@ def _named_patterns(resolver=None, namespace=""):
 
 @pytest.fixture
 def objs(db):
-    from opportunities.models_queue import BulkApply
+    from opportunities.models import BulkApply
     from opportunities.tests.factories_queue import raise_quantity_opportunity
 
     return {

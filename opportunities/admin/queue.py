@@ -5,7 +5,7 @@ from django.contrib import admin
 
 from clients.admin import ReadOnlyAdmin
 
-from ..models import BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent
+from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent
 
 
 class OpportunityEventInline(admin.TabularInline):
@@ -25,7 +25,7 @@ class OpportunityAdmin(ReadOnlyAdmin):
     list_filter = ["state", "severity", "kind", "ready_to_apply", "plan_action"]
     search_fields = ["client_name", "description", "source_key"]
     list_select_related = False
-    ordering = ["-severity_rank", "-monthly_impact", "client_name", "id"]
+    ordering = list(QUEUE_ORDER)
     inlines = [OpportunityEventInline]
     show_full_result_count = False
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from clients.money import ZERO
 
-from ..models import BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
+from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
 from ..selectors import invalidate_counts
 from .actions import ActionRefused, apply_locked
 
@@ -82,7 +82,7 @@ def preview_bulk_apply(*, opportunity_ids) -> BulkPreview:
     opps = list(
         Opportunity.objects.filter(pk__in=ids)
         .select_related("product", "plan_product", "plan_contract", "plan_line")
-        .order_by("-severity_rank", "-monthly_impact", "client_name", "id")
+        .order_by(*QUEUE_ORDER)
     )
     # The largest group of ready items decides (ties: the first in queue order).
     sizes: dict[tuple, int] = {}

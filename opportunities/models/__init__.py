@@ -1,0 +1,42 @@
+"""Missed billing's models, one module per concern; every name is importable from here."""
+
+from .queue import (
+    QUEUE_ORDER,
+    SEVERITY_RANK,
+    BulkApply,
+    BulkApplyItem,
+    Notification,
+    Opportunity,
+    OpportunityEvent,
+    OpportunityKind,
+    OpportunityState,
+    PlanAction,
+    Severity,
+)
+from .rules import DetectionSettings, MappingRule, RuleKind
+from .runs import DetectionRun, ImportSource, SourceImport
+from .sources import Device, DeviceType, Subscription, SubscriptionStatus
+
+__all__ = [
+    "QUEUE_ORDER",
+    "SEVERITY_RANK",
+    "BulkApply",
+    "BulkApplyItem",
+    "DetectionRun",
+    "DetectionSettings",
+    "Device",
+    "DeviceType",
+    "ImportSource",
+    "MappingRule",
+    "Notification",
+    "Opportunity",
+    "OpportunityEvent",
+    "OpportunityKind",
+    "OpportunityState",
+    "PlanAction",
+    "RuleKind",
+    "Severity",
+    "SourceImport",
+    "Subscription",
+    "SubscriptionStatus",
+]

@@ -1,0 +1,135 @@
+"""Detection runs and CSV imports of the source snapshots: who, when, what they found or changed."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.urls import reverse
+
+
+class DetectionRun(models.Model):
+    """One reconciliation run: when, how long, what it examined and what it changed."""
+
+    class Trigger(models.TextChoices):
+        NIGHTLY = "nightly", "Nightly"
+        IMPORT = "import", "After import"
+        MANUAL = "manual", "On demand"
+        COMMAND = "command", "Command line"
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    trigger = models.CharField(max_length=20, choices=Trigger.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    client_ids = models.JSONField(null=True, blank=True, help_text="Clients in scope; empty means all.")
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    clients_examined = models.PositiveIntegerField(default=0)
+    devices_examined = models.PositiveIntegerField(default=0)
+    subscriptions_examined = models.PositiveIntegerField(default=0)
+    lines_examined = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    resolved = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"Detection run #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def examined_anything(self) -> bool:
+        return bool(self.devices_examined or self.subscriptions_examined or self.lines_examined)
+
+
+class ImportSource(models.TextChoices):
+    DEVICES = "devices", "RMM devices"
+    SUBSCRIPTIONS = "subscriptions", "Distributor subscriptions"
+    CONTRACT_LINES = "contract_lines", "Contract lines"
+
+
+class SourceImport(models.Model):
+    """One CSV upload of a source snapshot: who, when, the file, its validation and what it changed."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be checked"
+        VALIDATING = "validating", "Checking"
+        INVALID = "invalid", "Has errors"
+        READY = "ready", "Ready to commit"
+        COMMITTING = "committing", "Committing"
+        COMMITTED = "committed", "Committed"
+        FAILED = "failed", "Failed"
+        DISCARDED = "discarded", "Discarded"
+
+    source = models.CharField(max_length=20, choices=ImportSource.choices)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    file = models.FileField(upload_to="imports/%Y/%m/", max_length=300)
+    file_name = models.CharField(max_length=255, help_text="The name of the uploaded file.")
+    file_size = models.PositiveBigIntegerField(default=0)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    uploaded_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    committed_at = models.DateTimeField(null=True, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="0–100, for the progress bar.")
+    rows_total = models.PositiveIntegerField(default=0)
+    count_new = models.PositiveIntegerField(default=0)
+    count_changed = models.PositiveIntegerField(default=0)
+    count_gone = models.PositiveIntegerField(default=0)
+    count_unchanged = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="The first errors: [{line, message}].")
+    message = models.CharField(max_length=500, blank=True)
+    touched_client_ids = models.JSONField(default=list, blank=True)
+    snapshot_base = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="PostgreSQL: the live snapshot table (oid) the prepared table was compared with.",
+    )
+    snapshot_clients = models.JSONField(
+        default=list, blank=True, editable=False, help_text="PostgreSQL: the clients the prepared table names."
+    )
+    snapshot_rules = models.CharField(
+        max_length=100,
+        blank=True,
+        editable=False,
+        help_text="PostgreSQL: the mapping rules (their signature) the prepared table was mapped with.",
+    )
+    detection_run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(source__in=ImportSource.values),
+                name="import_source_valid",
+                violation_error_message="Unknown import source.",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress__lte=100),
+                name="import_progress_at_most_100",
+                violation_error_message="Progress is a percentage.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_source_display()} import #{self.pk} ({self.file_name})"
+
+    def get_absolute_url(self):
+        return reverse("opportunities:import_detail", args=[self.pk])
+
+    @property
+    def is_busy(self) -> bool:
+        return self.status in (self.Status.PENDING, self.Status.VALIDATING, self.Status.COMMITTING)
