@@ -16,10 +16,9 @@ class OpportunitiesConfig(AppConfig):
             admin=["run_detection"],
         )
 
-        # Queue half (issue 4): Celery tasks, the detection_finished receiver, the client-page panel.
+        # The detection_finished receiver (notifications) and the client page's panel.
         from clients.panels import register
 
-        from . import tasks_queue  # noqa: F401
         from .panels import client_panel
         from .services import notifications  # noqa: F401
 

@@ -18,11 +18,23 @@ from pathlib import Path
 from django.db.models import F
 from django.utils import timezone
 
+from clients.dates import org_today
 from clients.models import Client, Product
 
-from .models import DetectionRun, Device, ImportSource, MappingRule, RuleKind, SourceImport
+from .models import (
+    DetectionRun,
+    Device,
+    ImportSource,
+    MappingRule,
+    Opportunity,
+    OpportunityState,
+    RuleKind,
+    SourceImport,
+)
+from .services import actions
 from .services.detection import run_detection
 from .services.imports import import_path
+from .services.notifications import recipients
 
 SAMPLES = Path(__file__).resolve().parent / "sample_data"
 SAMPLE_FILES = [
@@ -109,6 +121,44 @@ def seed(stdout=None):
                 f"{run.lines_examined} lines examined; {run.created} opportunities found"
             )
     # A few items in each queue state, so every tab of the demo has something in it.
-    from .demo_states import seed as seed_states
+    seed_queue_states(stdout=stdout)
 
-    seed_states(stdout=stdout)
+
+QUEUE_STATES_WANTED = {OpportunityState.SNOOZED: 2, OpportunityState.IGNORED: 2, OpportunityState.REVIEWED: 2}
+
+
+def seed_queue_states(stdout=None) -> dict:
+    """Put a few detected opportunities into snoozed / ignored / reviewed states, through the same
+    services the console uses (so the history shows who and when). Twice changes nothing more: it
+    only picks items still open, and only while fewer than the wanted number are in each state."""
+    """Returns how many items it moved into each state."""
+    actor = recipients().filter(is_superuser=False).order_by("id").first() or recipients().order_by("id").first()
+    moved = {}
+    # Low-impact items first: the demo queue keeps its most valuable items open.
+    candidates = list(
+        Opportunity.objects.filter(state=OpportunityState.OPEN).order_by("severity_rank", "monthly_impact", "id")[:20]
+    )
+    for state, wanted in QUEUE_STATES_WANTED.items():
+        missing = wanted - Opportunity.objects.filter(state=state).count()
+        count = 0
+        while missing > 0 and candidates:
+            opp = candidates.pop(0)
+            if state == OpportunityState.SNOOZED:
+                actions.snooze_opportunity(opportunity=opp, until=org_today() + dt.timedelta(days=14), actor=actor)
+            elif state == OpportunityState.IGNORED:
+                actions.ignore_opportunity(
+                    opportunity=opp, reason="Demo: billed under a separate agreement", actor=actor
+                )
+            else:
+                actions.mark_reviewed(opportunity=opp, actor=actor)
+            missing -= 1
+            count += 1
+        moved[state] = count
+    if stdout is not None:
+        stdout.write(
+            "Missed billing demo states: "
+            + ", ".join(f"{n} {state}" for state, n in moved.items())
+            + ("" if any(moved.values()) else " (nothing to do)")
+            + "\n"
+        )
+    return moved

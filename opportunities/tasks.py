@@ -1,4 +1,5 @@
-"""Celery tasks for missed billing: thin wrappers that take ids and call a service."""
+"""Celery tasks for missed billing: thin wrappers that take ids and call a service (imported
+inside each task, so that services may import these tasks at module top)."""
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
@@ -53,3 +54,26 @@ def process_import(import_id, step, user_id=None):
     else:
         imports.validate_import(imp=imp)
     return imp.status
+
+
+@shared_task(name="opportunities.run_bulk_apply")
+def run_bulk_apply(bulk_id: int) -> dict:
+    from .models import BulkApply
+    from .services.bulk import bulk_progress, run_bulk
+
+    bulk = run_bulk(bulk_id=bulk_id)
+    return bulk_progress(BulkApply.objects.get(pk=bulk.pk))
+
+
+@shared_task(name="opportunities.expire_snoozes")
+def expire_snoozes() -> int:
+    from .services.actions import expire_snoozes as expire
+
+    return expire()
+
+
+@shared_task(name="opportunities.send_notification_emails")
+def send_notification_emails() -> int:
+    from .services.notifications import send_pending_emails
+
+    return send_pending_emails()

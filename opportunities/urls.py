@@ -8,7 +8,7 @@ from .views import runs as run_views
 app_name = "opportunities"
 urlpatterns = [
     path("", views.queue, name="queue"),
-    # Queue half (issue 4)
+    # The queue: items, their actions, bulk apply, notifications.
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/snooze/", views.snooze, name="snooze"),
     path("<int:pk>/ignore/", views.ignore, name="ignore"),
@@ -19,7 +19,7 @@ urlpatterns = [
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
     path("notifications/read/", views.notification_read_all, name="notifications_read_all"),
-    # Detection half (issue 3): mapping rules, thresholds, imports, runs.
+    # Detection: mapping rules, thresholds, imports, runs.
     path("rules/", rule_views.rule_list, name="rules"),
     path("rules/new/", rule_views.rule_create, name="rule_create"),
     path("rules/<int:pk>/edit/", rule_views.rule_edit, name="rule_edit"),

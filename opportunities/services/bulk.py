@@ -140,7 +140,7 @@ def start_bulk_apply(*, opportunity_ids, idempotency_key: str, actor=None) -> tu
     except IntegrityError:
         # The same form submitted twice at once: the other request stored it first.
         return BulkApply.objects.get(idempotency_key=key), False
-    from ..tasks_queue import run_bulk_apply
+    from ..tasks import run_bulk_apply
 
     transaction.on_commit(lambda: run_bulk_apply.delay(bulk.pk))
     return bulk, True

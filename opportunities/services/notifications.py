@@ -59,7 +59,7 @@ def notify_new_high_severity(*, opportunity_ids) -> int:
         ignore_conflicts=True,
     )
     if users:
-        from ..tasks_queue import send_notification_emails
+        from ..tasks import send_notification_emails
 
         transaction.on_commit(lambda: send_notification_emails.delay())
     return len(created)

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ..forms_detection import ImportUploadForm
+from ..forms import ImportUploadForm
 from ..models import SourceImport
 from ..services import imports as import_services
 

@@ -12,7 +12,7 @@ from clients.exports import csv_download
 from clients.models import ContractLine
 
 from .. import selectors
-from ..forms_detection import MappingRuleForm, ThresholdsForm
+from ..forms import MappingRuleForm, ThresholdsForm
 from ..models import DetectionSettings, MappingRule, RuleKind
 from ..services import rules as rule_services
 

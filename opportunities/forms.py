@@ -1,4 +1,4 @@
-"""Forms for the detection half of missed billing: mapping rules, thresholds, CSV uploads."""
+"""Forms of missed billing: mapping rules, detection thresholds, CSV uploads."""
 
 from django import forms
 from django.conf import settings
