@@ -2,8 +2,10 @@
 
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.cache import patch_vary_headers
+
+from billingone.htmx import vary_on_htmx
 
 from . import selectors
 from .filters import ClientFilter
@@ -14,7 +16,7 @@ PAGE_SIZE = 50
 
 
 @permission_required("clients.view_client", raise_exception=True)
-def client_list(request):
+def client_list(request) -> HttpResponse:
     filterset = ClientFilter(request.GET, queryset=selectors.client_list())
     if not filterset.is_valid():
         return render(request, "clients/client_list.html", {"filter": filterset, "invalid": True}, status=400)
@@ -24,12 +26,12 @@ def client_list(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "clients/client_list.html#client-table" if request.htmx else "clients/client_list.html"
     response = render(request, template, {"filter": filterset, "page": page})
-    patch_vary_headers(response, ["HX-Request"])
+    vary_on_htmx(response)
     return response
 
 
 @permission_required("clients.view_client", raise_exception=True)
-def client_detail(request, pk: int):
+def client_detail(request, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     contracts = list(selectors.client_detail_contracts(client))
     today = selectors.org_today()

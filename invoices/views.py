@@ -6,11 +6,12 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from billingone.htmx import redirect_after_post, vary_on_htmx
 from clients.dates import org_today
 
 from . import selectors, services
@@ -21,15 +22,6 @@ from .models import Allocation, CollectionAction, Invoice
 PAGE_SIZE = 50
 
 
-def _redirect(request, url):
-    """After a successful POST: HX-Location for htmx, a plain redirect otherwise."""
-    if request.htmx:
-        response = HttpResponse(status=204)
-        response["HX-Location"] = url
-        return response
-    return redirect(url)
-
-
 def _next_url(request):
     url = request.POST.get("next", "")
     if url and url_has_allowed_host_and_scheme(url, allowed_hosts={request.get_host()}):
@@ -38,7 +30,7 @@ def _next_url(request):
 
 
 @permission_required("invoices.view_invoice", raise_exception=True)
-def invoice_list(request):
+def invoice_list(request) -> HttpResponse:
     filterset = InvoiceFilter(request.GET, queryset=selectors.invoice_list())
     if not filterset.is_valid():
         return render(request, "invoices/invoice_list.html", {"filter": filterset, "invalid": True}, status=400)
@@ -48,12 +40,12 @@ def invoice_list(request):
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "invoices/invoice_list.html#invoice-table" if request.htmx else "invoices/invoice_list.html"
     response = render(request, template, {"filter": filterset, "page": page})
-    response["Vary"] = "HX-Request"
+    vary_on_htmx(response)
     return response
 
 
 @permission_required("invoices.view_invoice", raise_exception=True)
-def invoice_detail(request, pk: int):
+def invoice_detail(request, pk: int) -> HttpResponse:
     allocations = Allocation.objects.select_related("payment", "credit_invoice").order_by("id")
     invoice = get_object_or_404(
         Invoice.objects.select_related("client", "settled_by").prefetch_related(
@@ -72,7 +64,7 @@ def invoice_detail(request, pk: int):
 
 
 @permission_required("invoices.add_payment", raise_exception=True)
-def record_payment(request):
+def record_payment(request) -> HttpResponse:
     if request.method == "POST":
         form = PaymentForm(request.POST)
         if form.is_valid():
@@ -95,7 +87,9 @@ def record_payment(request):
                     f"Payment {payment.reference} of {payment.amount} recorded for {payment.client}."
                     + (f" {payment.unallocated} left as credit." if payment.unallocated else ""),
                 )
-                return _redirect(request, _next_url(request) or reverse("clients:detail", args=[payment.client_id]))
+                return redirect_after_post(
+                    request, _next_url(request) or reverse("clients:detail", args=[payment.client_id])
+                )
         status = 400
     else:
         form = PaymentForm(initial={"client": request.GET.get("client"), "received_on": org_today()})
@@ -105,7 +99,7 @@ def record_payment(request):
 
 @require_POST
 @permission_required("invoices.resend_invoice", raise_exception=True)
-def resend(request, pk: int):
+def resend(request, pk: int) -> HttpResponse:
     invoice = get_object_or_404(Invoice, pk=pk)
     try:
         address = services.resend_invoice(invoice=invoice, actor=request.user)
@@ -113,4 +107,4 @@ def resend(request, pk: int):
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"Invoice {invoice.number} sent to {address}.")
-    return _redirect(request, invoice.get_absolute_url())
+    return redirect_after_post(request, invoice.get_absolute_url())

@@ -16,9 +16,11 @@ class OpportunitiesConfig(AppConfig):
             admin=["run_detection"],
         )
 
-        # The detection_finished receiver (notifications) and the client page's panel.
+        # The Celery tasks (registered in every process, not only where Celery autodiscovers), the
+        # detection_finished receiver (notifications) and the client page's panel.
         from clients.panels import register
 
+        from . import tasks  # noqa: F401
         from .panels import client_panel
         from .services import notifications  # noqa: F401
 

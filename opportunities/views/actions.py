@@ -8,6 +8,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
+from billingone.htmx import redirect_after_post
 from clients.dates import display_date, org_today
 
 from .. import selectors
@@ -38,21 +39,14 @@ def _detail_context(request, opp, **extra) -> dict:
 
 
 @permission_required("opportunities.view_opportunity", raise_exception=True)
-def detail(request, pk: int):
+def detail(request, pk: int) -> HttpResponse:
     opp = _get_opportunity(pk)
     return render(request, "opportunities/detail.html", _detail_context(request, opp))
 
 
 def _done(request, opp, message):
     messages.success(request, message)
-    return _redirect(request, opp.get_absolute_url())
-
-
-def _redirect(request, url):
-    """A redirect; for HTMX a 204 with HX-Location (a 302 would be followed inside the XHR)."""
-    if request.htmx:
-        return HttpResponse(status=204, headers={"HX-Location": url})
-    return HttpResponseRedirect(url)
+    return redirect_after_post(request, opp.get_absolute_url())
 
 
 def _refused(request, opp, exc, **extra):
@@ -62,7 +56,7 @@ def _refused(request, opp, exc, **extra):
 
 @require_POST
 @permission_required("opportunities.snooze_opportunity", raise_exception=True)
-def snooze(request, pk: int):
+def snooze(request, pk: int) -> HttpResponse:
     opp = _get_opportunity(pk)
     raw = request.POST.get("until", "").strip()
     try:
@@ -78,7 +72,7 @@ def snooze(request, pk: int):
 
 @require_POST
 @permission_required("opportunities.ignore_opportunity", raise_exception=True)
-def ignore(request, pk: int):
+def ignore(request, pk: int) -> HttpResponse:
     opp = _get_opportunity(pk)
     reason = request.POST.get("reason", "")
     if len(reason) > 300:
@@ -92,7 +86,7 @@ def ignore(request, pk: int):
 
 @require_POST
 @permission_required("opportunities.review_opportunity", raise_exception=True)
-def review(request, pk: int):
+def review(request, pk: int) -> HttpResponse:
     opp = _get_opportunity(pk)
     try:
         actions.mark_reviewed(opportunity=opp, actor=request.user)
@@ -102,7 +96,7 @@ def review(request, pk: int):
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
-def apply(request, pk: int):
+def apply(request, pk: int) -> HttpResponse:
     """GET: the confirmation showing the plan; POST: apply it."""
     opp = _get_opportunity(pk)
     if request.method == "POST":

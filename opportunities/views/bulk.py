@@ -4,18 +4,19 @@ import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+
+from billingone.htmx import redirect_after_post, vary_on_htmx
 
 from ..models import BulkApply, BulkApplyItem
 from ..services.actions import ActionRefused
 from ..services.bulk import bulk_progress, preview_bulk_apply, start_bulk_apply
-from .actions import _redirect
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
-def bulk_preview(request):
+def bulk_preview(request) -> HttpResponse:
     """GET: the preview grouped by contract; POST: confirm (same idempotency key → same bulk apply)."""
     source = request.POST if request.method == "POST" else request.GET
     ids = source.getlist("ids")
@@ -33,7 +34,7 @@ def bulk_preview(request):
             return HttpResponseRedirect(back)
         if not created:
             messages.info(request, "This bulk apply was already submitted; here is its progress.")
-        return _redirect(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))
+        return redirect_after_post(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))
     try:
         preview = preview_bulk_apply(opportunity_ids=ids)
     except ActionRefused as exc:
@@ -45,7 +46,7 @@ def bulk_preview(request):
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
-def bulk_progress_view(request, pk: int):
+def bulk_progress_view(request, pk: int) -> HttpResponse:
     bulk = BulkApply.objects.select_related("created_by", "product").filter(pk=pk).first()
     if bulk is None:
         raise Http404("No such bulk apply.")
@@ -58,5 +59,5 @@ def bulk_progress_view(request, pk: int):
     context = {"bulk": bulk, "items": items, "progress": bulk_progress(bulk)}
     template = "opportunities/bulk_progress.html#bulk-progress" if request.htmx else "opportunities/bulk_progress.html"
     response = render(request, template, context)
-    response["Vary"] = "HX-Request"
+    vary_on_htmx(response)
     return response

@@ -4,8 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+
+from billingone.htmx import vary_on_htmx
 
 from ..forms import ImportUploadForm
 from ..models import SourceImport
@@ -23,16 +26,16 @@ def _list_context(request, form):
 
 
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
-def import_list(request):
+def import_list(request) -> HttpResponse:
     template = "opportunities/import_list.html#import-table" if request.htmx else "opportunities/import_list.html"
     response = render(request, template, _list_context(request, ImportUploadForm()))
-    response["Vary"] = "HX-Request"
+    vary_on_htmx(response)
     return response
 
 
 @require_POST
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
-def import_upload(request):
+def import_upload(request) -> HttpResponse:
     form = ImportUploadForm(request.POST, request.FILES)
     if not form.is_valid():
         return render(request, "opportunities/import_list.html", _list_context(request, form), status=400)
@@ -53,18 +56,18 @@ def import_upload(request):
 
 
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
-def import_detail(request, pk: int):
+def import_detail(request, pk: int) -> HttpResponse:
     imp = get_object_or_404(SourceImport.objects.select_related("uploaded_by", "committed_by", "detection_run"), pk=pk)
     context = {"imp": imp, "progress": import_services.progress_of(imp) if imp.is_busy else imp.progress}
     template = "opportunities/import_detail.html#import-status" if request.htmx else "opportunities/import_detail.html"
     response = render(request, template, context)
-    response["Vary"] = "HX-Request"
+    vary_on_htmx(response)
     return response
 
 
 @require_POST
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
-def import_commit(request, pk: int):
+def import_commit(request, pk: int) -> HttpResponse:
     imp = get_object_or_404(SourceImport, pk=pk)
     if imp.status != SourceImport.Status.READY:
         messages.error(request, "Only a checked import without errors can be committed.")
@@ -88,7 +91,7 @@ def import_commit(request, pk: int):
 
 @require_POST
 @permission_required("opportunities.add_sourceimport", raise_exception=True)
-def import_discard(request, pk: int):
+def import_discard(request, pk: int) -> HttpResponse:
     imp = get_object_or_404(SourceImport, pk=pk)
     import_services.discard_import(imp=imp)
     messages.success(request, "Import discarded; nothing was changed.")

@@ -1,7 +1,10 @@
 """The queue page: tabs, search and filters, select mode for bulk apply; one URL for page and fragment."""
 
 from django.contrib.auth.decorators import permission_required
+from django.http import HttpResponse
 from django.shortcuts import render
+
+from billingone.htmx import vary_on_htmx
 
 from .. import selectors
 from ..filters import QueueFilter
@@ -20,11 +23,11 @@ def _selected_ids(request) -> list[int]:
 
 
 @permission_required("opportunities.view_opportunity", raise_exception=True)
-def queue(request):
+def queue(request) -> HttpResponse:
     filterset = QueueFilter(request.GET or None, queryset=Opportunity.objects.all())
     if request.GET and not filterset.is_valid():
         response = render(request, "opportunities/queue.html", {"filter": filterset, "invalid": True}, status=400)
-        response["Vary"] = "HX-Request"
+        vary_on_htmx(response)
         return response
     tab = filterset.current_tab
     data = filterset.form.cleaned_data if request.GET else {}
@@ -78,5 +81,5 @@ def queue(request):
         response = render(request, "opportunities/queue_fragment.html", context)
     else:
         response = render(request, "opportunities/queue.html", context)
-    response["Vary"] = "HX-Request"
+    vary_on_htmx(response)
     return response

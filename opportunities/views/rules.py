@@ -3,7 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.db.models import Count, Sum
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -67,7 +67,7 @@ def _unmapped():
 
 
 @permission_required("opportunities.change_mappingrule", raise_exception=True)
-def rule_list(request):
+def rule_list(request) -> HttpResponse:
     rules = list(MappingRule.objects.select_related("client", "product", "from_product"))
     counts = rule_services.rule_match_counts(rules)
     migration_from = [r.from_product_id for r in rules if r.kind == RuleKind.MIGRATION]
@@ -92,7 +92,7 @@ def rule_list(request):
 
 @require_safe
 @permission_required("opportunities.change_mappingrule", raise_exception=True)
-def unmapped_csv(request, source: str):
+def unmapped_csv(request, source: str) -> HttpResponse:
     """Every unmapped device or subscription as a CSV file (cells that a spreadsheet would evaluate
     are written as text), streamed: one query, read in chunks."""
     if source not in UNMAPPED_EXPORTS:
@@ -104,7 +104,7 @@ def unmapped_csv(request, source: str):
 
 
 @permission_required("opportunities.add_mappingrule", raise_exception=True)
-def rule_create(request):
+def rule_create(request) -> HttpResponse:
     if request.method == "POST":
         form = MappingRuleForm(request.POST)
         if form.is_valid():
@@ -118,7 +118,7 @@ def rule_create(request):
 
 
 @permission_required("opportunities.change_mappingrule", raise_exception=True)
-def rule_edit(request, pk: int):
+def rule_edit(request, pk: int) -> HttpResponse:
     rule = get_object_or_404(MappingRule, pk=pk)
     form = MappingRuleForm(request.POST or None, instance=rule)
     if request.method == "POST" and form.is_valid():
@@ -130,7 +130,7 @@ def rule_edit(request, pk: int):
 
 @require_POST
 @permission_required("opportunities.delete_mappingrule", raise_exception=True)
-def rule_delete(request, pk: int):
+def rule_delete(request, pk: int) -> HttpResponse:
     rule = get_object_or_404(MappingRule, pk=pk)
     rule_services.delete_rule(rule=rule)
     messages.success(request, f"Rule #{pk} deleted. The next detection run re-maps what it matched.")
@@ -138,7 +138,7 @@ def rule_delete(request, pk: int):
 
 
 @permission_required("opportunities.change_detectionsettings", raise_exception=True)
-def thresholds(request):
+def thresholds(request) -> HttpResponse:
     current = DetectionSettings.current()
     form = ThresholdsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():

@@ -4,8 +4,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+
+from billingone.htmx import vary_on_htmx
 
 from ..models import DetectionRun
 
@@ -13,17 +16,17 @@ PAGE_SIZE = 25
 
 
 @permission_required("opportunities.view_detectionrun", raise_exception=True)
-def run_list(request):
+def run_list(request) -> HttpResponse:
     page = Paginator(DetectionRun.objects.select_related("triggered_by"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "opportunities/runs_list.html#run-table" if request.htmx else "opportunities/runs_list.html"
     response = render(request, template, {"page": page})
-    response["Vary"] = "HX-Request"
+    vary_on_htmx(response)
     return response
 
 
 @require_POST
 @permission_required("opportunities.run_detection", raise_exception=True)
-def run_now(request):
+def run_now(request) -> HttpResponse:
     from ..tasks import detect_all
 
     user_id = request.user.pk
