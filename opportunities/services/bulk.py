@@ -42,6 +42,8 @@ def incompatibility(opp: Opportunity, anchor: Opportunity | None) -> str:
         if opp.state != OpportunityState.OPEN:
             return f"Not open ({opp.get_state_display().lower()})"
         return opp.not_ready_reason or "Not ready to apply"
+    if opp.plan_contract_id is None:
+        return "The contract of its plan no longer exists"
     if anchor is None:
         return ""
     if opp.plan_action != anchor.plan_action:
@@ -81,7 +83,7 @@ def preview_bulk_apply(*, opportunity_ids) -> BulkPreview:
     ids = _clean_ids(opportunity_ids)
     opps = list(
         Opportunity.objects.filter(pk__in=ids)
-        .select_related("product", "plan_product", "plan_contract", "plan_line")
+        .select_related("product", "plan_product", "plan_contract__client", "plan_line")
         .order_by(*QUEUE_ORDER)
     )
     # The largest group of ready items decides (ties: the first in queue order).
@@ -99,7 +101,7 @@ def preview_bulk_apply(*, opportunity_ids) -> BulkPreview:
         group = groups.setdefault(opp.plan_contract_id, ContractGroup(contract=opp.plan_contract))
         group.items.append(opp)
         group.total += opp.plan_monthly_delta or ZERO
-    ordered = sorted(groups.values(), key=lambda g: (g.contract.client.name if g.contract else "", g.contract.pk))
+    ordered = sorted(groups.values(), key=lambda g: (g.contract.client.name, g.contract.pk))
     total = sum((g.total for g in ordered), ZERO)
     return BulkPreview(compatible=compatible, refused=refused, groups=ordered, total=total)
 

@@ -143,3 +143,23 @@ def test_start_refuses_a_missing_key(finance, product):
     item = raise_quantity_opportunity()
     with pytest.raises(ActionRefused, match="expired"):
         _start([item.pk], key="", actor=finance)
+
+
+def test_it_previews_many_contracts_in_one_query(product, django_assert_num_queries):
+    ids = [raise_quantity_opportunity(line=ContractLineFactory(product=product)).pk for _ in range(6)]
+    # 1: the selected opportunities with their products, plan contracts (and clients) and lines.
+    with django_assert_num_queries(1):
+        preview = bulk.preview_bulk_apply(opportunity_ids=ids)
+        names = [group.contract.client.name for group in preview.groups]
+    assert len(preview.groups) == 6 and names == sorted(names)
+
+
+def test_it_refuses_an_item_whose_plan_contract_is_gone_instead_of_failing(product):
+    kept = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    orphan = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    type(orphan).objects.filter(pk=orphan.pk).update(plan_contract=None)
+    preview = bulk.preview_bulk_apply(opportunity_ids=[kept.pk, orphan.pk])
+    assert [o.pk for o in preview.compatible] == [kept.pk]
+    assert [(o.pk, reason) for o, reason in preview.refused] == [
+        (orphan.pk, "The contract of its plan no longer exists")
+    ]
