@@ -4,13 +4,15 @@ import datetime as dt
 
 from django.db import transaction
 
+from billingone.text import clip
+
 from .models import Client, Contract, ContractChange, ServiceStatus, ServiceStatusChange
 
 
 def record_contract_change(*, contract, action, detail, actor=None, line=None, source="console") -> ContractChange:
     """Append one entry to a contract's audit trail (call inside the changing transaction)."""
     return ContractChange.objects.create(
-        contract=contract, line=line, action=action, detail=detail[:500], actor=actor, source=source
+        contract=contract, line=line, action=action, detail=clip(detail, 500), actor=actor, source=source
     )
 
 
@@ -22,7 +24,7 @@ def set_service_status(*, client: Client, to_status: str, reason: str, actor=Non
     locked = Client.objects.select_for_update().get(pk=client.pk)
     if locked.service_status != to_status:
         ServiceStatusChange.objects.create(
-            client=locked, from_status=locked.service_status, to_status=to_status, reason=reason[:500], actor=actor
+            client=locked, from_status=locked.service_status, to_status=to_status, reason=clip(reason, 500), actor=actor
         )
         locked.service_status = to_status
         locked.save(update_fields=["service_status", "updated_at"])

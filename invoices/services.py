@@ -19,6 +19,7 @@ from django.db.models import F, Min, Sum
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from billingone.text import clip
 from clients.dates import org_today
 from clients.models import Client, ServiceStatus
 from clients.money import ZERO, quantize
@@ -473,7 +474,7 @@ def _perform(kind, *, client, invoice, profile, as_of, action):
         if profile.billing_email:
             transaction.on_commit(lambda: send_invoice_email(invoice=invoice, to=profile.billing_email))
         else:
-            action.detail = (action.detail + " — no billing e-mail on file, nothing sent")[:500]
+            action.detail = clip(action.detail + " — no billing e-mail on file, nothing sent", 500)
             action.save(update_fields=["detail"])
     elif kind == StepAction.LIMIT:
         if client.service_status == ServiceStatus.ACTIVE:
@@ -483,7 +484,7 @@ def _perform(kind, *, client, invoice, profile, as_of, action):
             set_service_status(client=client, to_status=ServiceStatus.SUSPENDED, reason=reason)
     elif kind == StepAction.TERMINATE_COMMITMENTS:
         n = end_contracts(client=client, on=as_of, reason=reason, source="collections")
-        action.detail = (action.detail + f" — {n} contract(s) ended")[:500]
+        action.detail = clip(action.detail + f" — {n} contract(s) ended", 500)
         action.save(update_fields=["detail"])
     elif kind == StepAction.TERMINATE:
         set_service_status(client=client, to_status=ServiceStatus.TERMINATED, reason=reason)

@@ -1,4 +1,4 @@
-"""Admin for the queue half: opportunities and their history read-only (state changes only
+"""Admin for the queue: opportunities and their history read-only (state changes only
 through the services), bulk applies with their items, notifications."""
 
 from django.contrib import admin

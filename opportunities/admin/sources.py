@@ -1,4 +1,4 @@
-"""Django admin for the detection half: sources, mapping rules, thresholds, runs and imports.
+"""Django admin for detection: sources, mapping rules, thresholds, runs and imports.
 
 What detection sets (mappings, run figures) and what imports record are read-only here:
 they change through their services.

@@ -177,13 +177,16 @@ class OpportunityEvent(models.Model):
         return f"{self.opportunity_id}: {self.get_action_display()}"
 
 
+class BulkApplyStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+
+
 class BulkApply(models.Model):
     """One confirmed bulk apply: the items it covers, who asked, and how far it got."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        FINISHED = "finished", "Finished"
+    Status = BulkApplyStatus
 
     idempotency_key = models.CharField(
         max_length=64, unique=True, help_text="From the preview form: the same submission twice is one bulk apply."
@@ -202,7 +205,7 @@ class BulkApply(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["queued", "running", "finished"]),
+                condition=Q(status__in=BulkApplyStatus.values),
                 name="bulk_apply_status_valid",
                 violation_error_message="Unknown bulk apply status.",
             )
@@ -212,13 +215,16 @@ class BulkApply(models.Model):
         return f"Bulk apply #{self.pk} ({self.get_status_display()})"
 
 
+class BulkItemState(models.TextChoices):
+    PENDING = "pending", "Waiting"
+    APPLIED = "applied", "Applied"
+    FAILED = "failed", "Not applied"
+
+
 class BulkApplyItem(models.Model):
     """One opportunity within a bulk apply, with its own outcome."""
 
-    class State(models.TextChoices):
-        PENDING = "pending", "Waiting"
-        APPLIED = "applied", "Applied"
-        FAILED = "failed", "Not applied"
+    State = BulkItemState
 
     bulk = models.ForeignKey(BulkApply, on_delete=models.CASCADE, related_name="items")
     opportunity = models.ForeignKey("opportunities.Opportunity", on_delete=models.CASCADE, related_name="+")
@@ -235,7 +241,7 @@ class BulkApplyItem(models.Model):
                 violation_error_message="This item is already in the bulk apply.",
             ),
             models.CheckConstraint(
-                condition=Q(state__in=["pending", "applied", "failed"]),
+                condition=Q(state__in=BulkItemState.values),
                 name="bulk_item_state_valid",
                 violation_error_message="Unknown item state.",
             ),

@@ -1,5 +1,7 @@
 """Mapping rules (source item → product) and the severity thresholds of detection."""
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -94,8 +96,12 @@ class MappingRule(models.Model):
 class DetectionSettings(models.Model):
     """Admin-set severity thresholds (one row)."""
 
-    high_threshold = MoneyField(default="500.00", help_text="Monthly impact at or above this is high severity.")
-    medium_threshold = MoneyField(default="100.00", help_text="Monthly impact at or above this is medium severity.")
+    high_threshold = MoneyField(
+        default=Decimal("500.00"), help_text="Monthly impact at or above this is high severity."
+    )
+    medium_threshold = MoneyField(
+        default=Decimal("100.00"), help_text="Monthly impact at or above this is medium severity."
+    )
     updated_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

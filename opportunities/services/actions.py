@@ -10,6 +10,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
+from billingone.text import clip
 from clients.dates import display_date, org_today
 from clients.models import Contract, ContractChange, ContractLine
 from clients.money import quantize
@@ -43,7 +44,7 @@ def _lock(pk: int) -> Opportunity:
 
 def _event(opp, action, *, from_state, actor, note="") -> OpportunityEvent:
     return OpportunityEvent.objects.create(
-        opportunity=opp, action=action, from_state=from_state, to_state=opp.state, note=note[:500], actor=actor
+        opportunity=opp, action=action, from_state=from_state, to_state=opp.state, note=clip(note, 500), actor=actor
     )
 
 
@@ -70,7 +71,7 @@ def snooze_opportunity(*, opportunity: Opportunity, until: dt.date, actor=None) 
 @transaction.atomic
 def ignore_opportunity(*, opportunity: Opportunity, reason: str = "", actor=None) -> Opportunity:
     """Dismiss the item for good, with an optional reason."""
-    reason = (reason or "").strip()[:300]
+    reason = clip((reason or "").strip(), 300)
     opp = _lock(opportunity.pk)
     _check_actionable(opp, "ignored")
     from_state = opp.state
@@ -106,7 +107,7 @@ def apply_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
     except ActionRefused as exc:
         if Opportunity.objects.filter(pk=opportunity.pk).exists():
             OpportunityEvent.objects.create(
-                opportunity_id=opportunity.pk, action=Event.APPLY_FAILED, note=str(exc)[:500], actor=actor
+                opportunity_id=opportunity.pk, action=Event.APPLY_FAILED, note=clip(exc, 500), actor=actor
             )
         raise
 

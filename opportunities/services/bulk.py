@@ -17,6 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from billingone.text import clip
 from clients.money import ZERO
 
 from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
@@ -218,7 +219,7 @@ def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
                 apply_locked(item.opportunity, actor)
                 item.state, item.message = BulkApplyItem.State.APPLIED, ""
             except ActionRefused as exc:  # raised before anything was written
-                item.state, item.message = BulkApplyItem.State.FAILED, str(exc)[:300]
+                item.state, item.message = BulkApplyItem.State.FAILED, clip(exc, 300)
                 _refusal_event(item, actor)
             item.finished_at = timezone.now()
             item.save(update_fields=["state", "message", "finished_at"])
@@ -239,7 +240,7 @@ def _refusal_event(item, actor):
     OpportunityEvent.objects.create(
         opportunity_id=item.opportunity_id,
         action=OpportunityEvent.Action.APPLY_FAILED,
-        note=f"Bulk apply #{item.bulk_id}: {item.message}"[:500],
+        note=clip(f"Bulk apply #{item.bulk_id}: {item.message}", 500),
         actor=actor,
     )
 

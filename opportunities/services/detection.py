@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billingone.text import clip
 from clients.dates import org_today
 from clients.models import Client, Contract, ContractLine, Product
 from clients.money import ZERO, quantize
@@ -158,7 +159,7 @@ def run_detection(*, trigger: str, client_ids=None, actor=None, today: dt.date |
     except Exception as exc:
         DetectionRun.objects.filter(pk=run.pk).update(
             status=DetectionRun.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
+            error=clip(f"{type(exc).__name__}: {exc}", 2000),
             finished_at=timezone.now(),
             duration_ms=int((time.monotonic() - started) * 1000),
             **_count_fields(totals),
@@ -485,7 +486,7 @@ def _unmapped(client_name, key, quantity, label):
         description = f"Subscription {value} ({label}) × {quantity} matches no mapping rule"
         cause = f"The distributor reports {_plural(quantity, 'seat')} of SKU {value} ({label}) that no rule maps."
     figures.update(
-        description=description[:300],
+        description=clip(description, 300),
         root_cause=cause + " Unmapped items cannot be billed until a rule says what they are.",
         suggested_action="Create a mapping rule",
         plan_action=PlanAction.CREATE_RULE,
@@ -555,7 +556,12 @@ def _reconcile(client_ids, wanted, *, run, today, totals):
         if action is not None:
             events.append(
                 OpportunityEvent(
-                    opportunity=opp, action=action, from_state=old_state, to_state=opp.state, note=note[:500], run=run
+                    opportunity=opp,
+                    action=action,
+                    from_state=old_state,
+                    to_state=opp.state,
+                    note=clip(note, 500),
+                    run=run,
                 )
             )
             if action in (OpportunityEvent.Action.REOPENED, OpportunityEvent.Action.UNSNOOZED):

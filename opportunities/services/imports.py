@@ -30,6 +30,7 @@ from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from billingone.text import clip
 from clients.models import Client, Contract, ContractChange, ContractLine, Product
 
 from ..models import Device, DeviceType, ImportSource, SourceImport, Subscription, SubscriptionStatus
@@ -91,7 +92,7 @@ def create_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
         )
     if uploaded_file.size == 0:
         raise ImportRejectedError("The file is empty.")
-    name = (getattr(uploaded_file, "name", "") or "upload.csv").rsplit("/", 1)[-1][:255]
+    name = clip((getattr(uploaded_file, "name", "") or "upload.csv").rsplit("/", 1)[-1], 255)
     return SourceImport.objects.create(
         source=source,
         file=File(uploaded_file, name=name),
@@ -227,7 +228,7 @@ def _committed(imp, outcome, actor, queue_detection):
 
 def _failed(imp, exc, step="committed"):
     # Nothing was changed (the transaction rolled back); say so instead of failing the page.
-    outcome = Outcome(message=f"The import could not be {step} and changed nothing: {exc}"[:500])
+    outcome = Outcome(message=clip(f"The import could not be {step} and changed nothing: {exc}", 500))
     return _finish(imp, outcome, SourceImport.Status.FAILED)
 
 
@@ -291,7 +292,7 @@ def _finish(imp, outcome, status):
     imp.error_count = outcome.error_count
     imp.errors = sorted(outcome.errors, key=lambda e: (e["line"] is not None, e["line"] or 0))
     imp.touched_client_ids = sorted(outcome.touched)
-    imp.message = outcome.message[:500]
+    imp.message = clip(outcome.message, 500)
     imp.save()
     cache.set(progress_key(imp.pk), 100, 3600)
     return imp
@@ -617,7 +618,12 @@ def _py_write(imp, new, changed, gone):
         ContractChange.objects.bulk_create(
             [
                 ContractChange(
-                    contract_id=cid, line_id=lid, action=act, detail=text[:500], actor=imp.uploaded_by, source="import"
+                    contract_id=cid,
+                    line_id=lid,
+                    action=act,
+                    detail=clip(text, 500),
+                    actor=imp.uploaded_by,
+                    source="import",
                 )
                 for cid, lid, act, text in audit
             ],

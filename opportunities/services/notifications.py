@@ -14,6 +14,8 @@ from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
+from billingone.text import clip
+
 from ..models import Notification, Opportunity, OpportunityState, Severity
 from ..signals import detection_finished
 
@@ -50,7 +52,7 @@ def notify_new_high_severity(*, opportunity_ids) -> int:
             Notification(
                 user=user,
                 opportunity=opp,
-                title=f"High: {opp.client_name} — {opp.description} ({opp.monthly_impact}/month)"[:300],
+                title=clip(f"High: {opp.client_name} — {opp.description} ({opp.monthly_impact}/month)", 300),
                 url=opp.get_absolute_url(),
             )
             for user in users
