@@ -131,7 +131,7 @@ def generate():
 
 def floor_update(as_of):
     """The floor: one hand-written UPDATE with the same status CASE, no history, no chunks."""
-    from invoices.statuses import STATUS_CASE
+    from invoices.services.statuses import STATUS_CASE
 
     sql("SET jit = off")  # as for ours: JIT only adds compile time to this statement
     return sql(

@@ -11,7 +11,9 @@ import datetime as dt
 
 from django.db import connection
 
-from .models import InvoiceStatus as S
+from clients.dates import org_today
+
+from ..models import InvoiceStatus as S
 
 INVOICE = "invoices_invoice"
 HISTORY = "invoices_invoicestatuschange"
@@ -112,3 +114,7 @@ def _apply_generic(where, params) -> dict:
                     [new, *chunk],
                 )
     return {new: len(ids) for new, ids in by_status.items()}
+
+
+def refresh_statuses(client, *, source, as_of=None) -> dict:
+    return apply_statuses(as_of=as_of or org_today(), source=source, client_id=client.pk)
