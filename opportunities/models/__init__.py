@@ -5,6 +5,8 @@ from .queue import (
     SEVERITY_RANK,
     BulkApply,
     BulkApplyItem,
+    BulkApplyStatus,
+    BulkItemState,
     Notification,
     Opportunity,
     OpportunityEvent,
@@ -12,6 +14,7 @@ from .queue import (
     OpportunityState,
     PlanAction,
     Severity,
+    figures_signature,
 )
 from .rules import DetectionSettings, MappingRule, RuleKind
 from .runs import DetectionRun, ImportSource, SourceImport
@@ -22,6 +25,8 @@ __all__ = [
     "SEVERITY_RANK",
     "BulkApply",
     "BulkApplyItem",
+    "BulkApplyStatus",
+    "BulkItemState",
     "DetectionRun",
     "DetectionSettings",
     "Device",
@@ -39,4 +44,5 @@ __all__ = [
     "SourceImport",
     "Subscription",
     "SubscriptionStatus",
+    "figures_signature",
 ]

@@ -16,6 +16,13 @@ from .runs import DetectionRun
 QUEUE_ORDER = ("-severity_rank", "-monthly_impact", "client_name", "id")
 
 
+def figures_signature(figures) -> str:
+    """The figures a reviewer signs off; when they change, a reviewed item reopens. ``figures`` is
+    any mapping of an opportunity's fields (a row, a model's ``__dict__``)."""
+    keys = ("expected_quantity", "billed_quantity", "monthly_impact", "plan_to_quantity")
+    return "|".join(str(figures[key]) for key in keys)
+
+
 class OpportunityKind(models.TextChoices):
     UNBILLED = "unbilled", "Unbilled"
     QUANTITY_GAP = "quantity_gap", "Quantity gap"
@@ -141,7 +148,7 @@ class Opportunity(models.Model):
 
     def figures_signature(self) -> str:
         """The figures that, when they change, reopen a reviewed item."""
-        return f"{self.expected_quantity}|{self.billed_quantity}|{self.monthly_impact}|{self.plan_to_quantity}"
+        return figures_signature(self.__dict__)
 
 
 class OpportunityEvent(models.Model):

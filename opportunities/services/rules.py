@@ -67,6 +67,11 @@ class RuleBook:
                 if key not in self.migrations or candidate < self.migrations[key]:
                     self.migrations[key] = candidate
 
+    def outcome_of(self, rule_id) -> tuple[int | None, bool]:
+        """(product, excluded?) of the rule an item matched; (None, False) when it matched none."""
+        rule = self.by_id.get(rule_id)
+        return rule.outcome if rule is not None else (None, False)
+
     def _ordered(self, kind, client_ids):
         scope = set(client_ids)
         rules = [r for r in self.by_id.values() if r.kind == kind and (r.client_id is None or r.client_id in scope)]
