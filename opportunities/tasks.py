@@ -12,7 +12,7 @@ def detect_nightly():
     """The nightly reconciliation of every client (beat: 'Missed billing: nightly detection'), after
     dropping the tables of import previews nobody committed."""
     from .services.detection import run_detection
-    from .services.imports_pg import drop_stale_previews
+    from .services.imports import drop_stale_previews
 
     drop_stale_previews()
     return run_detection(trigger=DetectionRun.Trigger.NIGHTLY).pk

@@ -7,8 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 
 from opportunities.models import Device, SourceImport
-from opportunities.services import imports_pg
 from opportunities.services.imports import commit_import, create_import, discard_import, validate_import
+from opportunities.services.imports import postgres as imports_pg
+from opportunities.services.imports.postgres import build, stage, swap
 
 from .factories import ClientFactory, DeviceFactory, DeviceRuleFactory, ProductFactory
 
@@ -136,7 +137,7 @@ def test_the_nightly_run_drops_previews_nobody_committed(acme):
 
     from django.utils import timezone
 
-    from opportunities.services.imports_pg import drop_stale_previews
+    from opportunities.services.imports import drop_stale_previews
     from opportunities.tasks import detect_nightly
 
     old = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
@@ -168,7 +169,7 @@ def test_a_bad_row_leaves_no_prepared_table(acme, counted):
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_work_is_shared_between_connections(settings, monkeypatch):
     settings.IMPORT_THREADS = 2
-    monkeypatch.setattr(imports_pg, "READ_CHUNK", 256)  # small enough to cut this file in shares
+    monkeypatch.setattr(stage, "READ_CHUNK", 256)  # small enough to cut this file in shares
     acme = ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
     DeviceFactory(client=acme, device_id="gone")
     # Quoted cells with line breaks and quotes all through the file: a cut must fall between records.
@@ -177,7 +178,7 @@ def test_outside_a_transaction_the_work_is_shared_between_connections(settings, 
     )
     rows += ' d-299 , RMM-1 ,WS-299 ,workstation,"Windows\n""11""\nPro",2026-11-20T10:00:00Z\r\n'  # padded, in the last share
     imp = create_import(source="devices", uploaded_file=SimpleUploadedFile("rmm.csv", (HEADER + rows).encode()))
-    assert len(imports_pg._shares(imp, len(HEADER), 2)) == 2
+    assert len(build._shares(imp, len(HEADER), 2)) == 2
     imp = validate_import(imp=imp)
     assert (imp.status, imp.count_new, imp.count_gone) == (SourceImport.Status.READY, 300, 1)
     assert imports_pg.is_prepared(imp)
@@ -195,7 +196,7 @@ def test_outside_a_transaction_the_work_is_shared_between_connections(settings, 
 @pytest.mark.django_db(transaction=True)
 def test_a_commit_waits_for_readers_and_says_so_when_they_take_too_long(monkeypatch):
     """Nothing changes, the import stays ready and can be committed once the readers are done."""
-    monkeypatch.setattr(imports_pg, "LOCK_TIMEOUT", "200ms")
+    monkeypatch.setattr(swap, "LOCK_TIMEOUT", "200ms")
     ClientFactory(name="Acme Ltd", rmm_id="RMM-1")
     imp = validate_import(imp=upload(HEADER + "d-1,RMM-1,WS-1,workstation,,\r\n"))
     reading, done = threading.Event(), threading.Event()
@@ -241,11 +242,11 @@ def test_a_commit_waits_for_readers_and_says_so_when_they_take_too_long(monkeypa
 )
 def test_cells_are_trimmed_only_when_one_might_need_it(acme, rows, padded):
     imp = upload(HEADER + rows)
-    scan = imports_pg._Padding(",")
+    scan = stage._Padding(",")
     for byte in rows.encode():  # fed in any blocks, even one byte at a time
         scan.feed(bytes([byte]))
     assert scan.found is padded
-    whole = imports_pg._Padding(",")
+    whole = stage._Padding(",")
     whole.feed(rows.encode())
     assert whole.found is padded
     assert commit_import(imp=imp, queue_detection=False).status == SourceImport.Status.COMMITTED
@@ -269,14 +270,14 @@ def test_the_counts_are_the_same_whichever_table_the_comparison_walks(acme, monk
     with connection.cursor() as cur:
         cur.execute("ANALYZE opportunities_device")  # the planner's count, which picks the way
     walks = []
-    real = imports_pg._compare_and_index
+    real = build._compare_and_index
 
     def spy(*args):
         jobs = real(*args)
         walks.append("by key" if len(jobs["matched"]) == 2 else "whole")
         return jobs
 
-    monkeypatch.setattr(imports_pg, "_compare_and_index", spy)
+    monkeypatch.setattr(build, "_compare_and_index", spy)
     imp = validate_import(
         imp=upload(
             HEADER + "same,RMM-1,WS-1,workstation,,\r\n"

@@ -84,7 +84,7 @@ def test_the_uploaded_html_is_escaped(admin_client_, acme):
 def test_large_files_are_checked_in_the_background_with_a_progress_fragment(
     admin_client_, acme, monkeypatch, django_capture_on_commit_callbacks, celery_eager
 ):
-    monkeypatch.setattr(import_services, "BACKGROUND_BYTES", 10)
+    monkeypatch.setattr(import_services.workflow, "BACKGROUND_BYTES", 10)
     post_file(admin_client_, CSV)  # queued: not checked yet
     imp = SourceImport.objects.get()
     fragment = admin_client_.get(imp.get_absolute_url(), HTTP_HX_REQUEST="true").content.decode()
@@ -138,7 +138,7 @@ def test_the_imports_page_runs_a_fixed_number_of_queries(admin_client_, acme, dj
 def test_a_commit_blocked_by_readers_says_so_and_stays_ready(admin_client_, acme, monkeypatch):
     from django.db import OperationalError
 
-    from opportunities.services import imports_pg
+    from opportunities.services.imports import postgres as imports_pg
 
     post_file(admin_client_, CSV)
     imp = SourceImport.objects.get()

@@ -1,4 +1,4 @@
-"""What both import engines share: the rejection error, the outcome of a check, progress reports."""
+"""What an import check found (its outcome), why an upload is refused, and its progress."""
 
 from dataclasses import dataclass, field
 

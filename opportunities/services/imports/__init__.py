@@ -1,0 +1,50 @@
+"""CSV imports of the source snapshots: devices (RMM), subscriptions (distributor), contract lines (PSA).
+
+Upload → check (header, then every row, with line numbers) → preview (new / changed /
+gone) → commit, all or nothing. A committed import replaces that source's snapshot and
+queues detection for the clients it touched.
+
+Two engines, one behaviour:
+
+- PostgreSQL, devices and subscriptions (``postgres``): the file is streamed with
+  ``COPY`` (never whole in memory) and checked, mapped and compared in SQL; the preview
+  prepares the next snapshot as a table of its own and the commit swaps it in.
+- Everything else (SQLite; contract lines, which are few and audited per line):
+  the file is streamed through Python's ``csv`` reader and written with bulk
+  operations.
+
+Real exports arrive with a UTF-8 BOM, Windows line endings or semicolons: all
+accepted. A cell starting with ``=`` is stored as text; nothing here evaluates it.
+"""
+
+from .outcome import ImportRejectedError, Outcome
+from .postgres import drop_stale_previews
+from .specs import SPECS, SourceSpec
+from .workflow import (
+    BACKGROUND_BYTES,
+    commit_import,
+    create_import,
+    discard_import,
+    import_path,
+    progress_of,
+    runs_in_background,
+    summary_counts,
+    validate_import,
+)
+
+__all__ = [
+    "BACKGROUND_BYTES",
+    "SPECS",
+    "ImportRejectedError",
+    "Outcome",
+    "SourceSpec",
+    "commit_import",
+    "create_import",
+    "discard_import",
+    "drop_stale_previews",
+    "import_path",
+    "progress_of",
+    "runs_in_background",
+    "summary_counts",
+    "validate_import",
+]

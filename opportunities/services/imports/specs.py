@@ -1,0 +1,80 @@
+"""What each source's file holds: its columns (required, optional, lengths) and header aliases."""
+
+import re
+from dataclasses import dataclass, field
+
+from ...models import ImportSource
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    key: str
+    required: tuple
+    optional: tuple
+    client_field: str  # the client's external id for this source
+    lengths: dict = field(default_factory=dict)
+
+
+SPECS = {
+    ImportSource.DEVICES: SourceSpec(
+        key="device_id",
+        required=("device_id", "client", "hostname", "device_type"),
+        optional=("os", "last_seen"),
+        client_field="rmm_id",
+        lengths={"device_id": 100, "hostname": 255, "os": 200},
+    ),
+    ImportSource.SUBSCRIPTIONS: SourceSpec(
+        key="subscription_id",
+        required=("subscription_id", "client", "vendor_sku", "product_name", "quantity"),
+        optional=("status", "term"),
+        client_field="distributor_id",
+        lengths={"subscription_id": 100, "vendor_sku": 100, "product_name": 255, "term": 40},
+    ),
+    ImportSource.CONTRACT_LINES: SourceSpec(
+        key="line_id",
+        required=("line_id", "contract", "product_sku", "quantity", "unit_price"),
+        optional=("client",),
+        client_field="psa_id",
+        lengths={"line_id": 64},
+    ),
+}
+
+
+HEADER_ALIASES = {
+    "organization": "client",
+    "organisation": "client",
+    "customer": "client",
+    "company": "client",
+    "company_id": "client",
+    "customer_id": "client",
+    "client_id": "client",
+    "site": "client",
+    "type": "device_type",
+    "node_class": "device_type",
+    "device_class": "device_type",
+    "last_contact": "last_seen",
+    "last_seen_at": "last_seen",
+    "last_online": "last_seen",
+    "operating_system": "os",
+    "sku": "vendor_sku",
+    "product": "product_name",
+    "qty": "quantity",
+    "seats": "quantity",
+    "billing_term": "term",
+    "line": "line_id",
+    "contract_number": "contract",
+    "product_code": "product_sku",
+    "price": "unit_price",
+}
+
+
+def _norm_header(name: str) -> str:
+    name = re.sub(r"[\s\-]+", "_", name.strip().strip('"').strip().lower())
+    return HEADER_ALIASES.get(name, name)
+
+
+PY_FIELDS = {
+    ImportSource.DEVICES: ("client_id", "hostname", "device_type", "os", "last_seen"),
+    ImportSource.SUBSCRIPTIONS: ("client_id", "vendor_sku", "product_name", "quantity", "status", "term"),
+    ImportSource.CONTRACT_LINES: ("contract_id", "product_id", "quantity", "unit_price"),
+}
