@@ -15,7 +15,7 @@ from clients.models import Contract, ContractChange, ContractLine, Product
 from ...models import Device, DeviceType, ImportSource, Subscription, SubscriptionStatus
 from .files import _client_lookup
 from .outcome import ImportRejectedError, report_progress
-from .specs import PY_FIELDS
+from .specs import DEVICE_TYPE, PY_FIELDS, SUBSCRIPTION_STATUS
 
 
 def _parse_ts(text):
@@ -55,7 +55,7 @@ def _py_row(source, spec, get, resolve_client, lookups):
     if source == ImportSource.DEVICES:
         device_type = get("device_type").lower()
         if device_type not in DeviceType.values:
-            raise ValueError(f'device type "{get("device_type")}" is not one of {", ".join(DeviceType.values)}')
+            raise ValueError(DEVICE_TYPE.message(get("device_type")))
         last_seen = None
         if get("last_seen"):
             try:
@@ -66,7 +66,7 @@ def _py_row(source, spec, get, resolve_client, lookups):
     quantity = _int(get("quantity"))
     status = get("status").lower() or SubscriptionStatus.ACTIVE
     if status not in SubscriptionStatus.values:
-        raise ValueError(f'status "{get("status")}" is not one of {", ".join(SubscriptionStatus.values)}')
+        raise ValueError(SUBSCRIPTION_STATUS.message(get("status")))
     return key, client_id, (client_id, get("vendor_sku"), get("product_name"), quantity, status, get("term"))
 
 

@@ -3,7 +3,31 @@
 import re
 from dataclasses import dataclass, field
 
-from ...models import ImportSource
+from ...models import DeviceType, ImportSource, SubscriptionStatus
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A column whose cell, case-folded, must be one of a model's choices: the one place both
+    engines take the allowed values and the message from."""
+
+    label: str
+    values: tuple
+
+    def message(self, raw: str) -> str:
+        return f'{self.label} "{raw}" is not one of {", ".join(self.values)}'
+
+    def sql_values(self) -> str:
+        """The values as an SQL list (plain ASCII words: safe to write into the statement)."""
+        return ", ".join(f"'{value}'" for value in self.values)
+
+    def sql_message(self, column: str) -> str:
+        """The same message, built in SQL for ``column`` (inside a ``format()`` with ``%%s``)."""
+        return f"""format('{self.label} "%%s" is not one of {", ".join(self.values)}', {column})"""
+
+
+DEVICE_TYPE = Choice("device type", tuple(DeviceType.values))
+SUBSCRIPTION_STATUS = Choice("status", tuple(SubscriptionStatus.values))
 
 
 @dataclass(frozen=True)

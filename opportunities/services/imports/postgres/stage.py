@@ -7,6 +7,7 @@ from django.db import connection, transaction
 
 from ....models import Device, ImportSource, Subscription
 from ..outcome import report_progress
+from ..specs import DEVICE_TYPE, SUBSCRIPTION_STATUS
 
 READ_CHUNK = 1024 * 1024  # bytes streamed at a time (and the unit the file is cut into shares by)
 MODELS = {ImportSource.DEVICES: Device, ImportSource.SUBSCRIPTIONS: Subscription}
@@ -20,9 +21,9 @@ _SQL = {
             {k} AS key, {client} AS client_ref, {hostname} AS hostname, lower({device_type} COLLATE "C") AS device_type,
             {os} AS os, {last_seen} AS last_seen_raw, {last_seen_case} AS last_seen
         """,
-        "checks": """
-            WHEN c.device_type NOT IN ('workstation', 'server', 'network', 'other')
-                THEN format('device type "%%s" is not one of workstation, server, network, other', c.device_type)
+        "checks": f"""
+            WHEN c.device_type NOT IN ({DEVICE_TYPE.sql_values()})
+                THEN {DEVICE_TYPE.sql_message("c.device_type")}
             WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
                 THEN format('last seen "%%s" is not a date and time', c.last_seen_raw)
         """,
@@ -37,12 +38,12 @@ _SQL = {
             CASE WHEN {quantity} ~ '^\\d{{1,9}}$' THEN ({quantity})::integer END AS quantity, {quantity} AS quantity_raw,
             coalesce(nullif(lower({status}), ''), 'active') AS status, {term} AS term
         """,
-        "checks": """
+        "checks": f"""
             WHEN c.quantity IS NULL THEN format('quantity "%%s" is not a whole number ≥ 0', c.quantity_raw)
-            WHEN c.status NOT IN ('active', 'suspended', 'cancelled', 'pending')
-                THEN format('status "%%s" is not one of active, suspended, cancelled, pending', c.status)
+            WHEN c.status NOT IN ({SUBSCRIPTION_STATUS.sql_values()})
+                THEN {SUBSCRIPTION_STATUS.sql_message("c.status")}
         """,
-        "fast_checks": "c.status IN ('active', 'suspended', 'cancelled', 'pending')",
+        "fast_checks": f"c.status IN ({SUBSCRIPTION_STATUS.sql_values()})",
     },
 }
 
@@ -77,6 +78,24 @@ def _setup(cur):
     )
 
 
+class _UnixLineEndings:
+    """Every CRLF becomes LF on its way to COPY, which insists on one line-ending style per file (a
+    file whose lines mix LF and CRLF would be refused, while the Python engine reads it); a CR at the
+    very end of a block is held back to join the LF that may open the next."""
+
+    def __init__(self):
+        self.held = b""
+
+    def feed(self, block: bytes) -> bytes:
+        block, self.held = self.held + block, b""
+        if block.endswith(b"\r"):
+            block, self.held = block[:-1], b"\r"
+        return block.replace(b"\r\n", b"\n")
+
+    def rest(self) -> bytes:
+        return self.held
+
+
 def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end=None, scan=None):
     """COPY rows (from the file's position to ``end``, or its end) into the temporary table bo_stage
     of text columns, numbered by line when ``numbered``; ``scan`` (a _Padding) is fed every block.
@@ -91,13 +110,15 @@ def _stage(cur, imp, fh, delimiter, names, outcome, *, share, numbered=True, end
     )
     start = fh.tell()
     end = imp.file_size if end is None else end
+    line_endings = _UnixLineEndings()
     try:
         with transaction.atomic(), cur.cursor.copy(copy_sql) as copy:
             while chunk := fh.read(min(READ_CHUNK, end - fh.tell())):
-                copy.write(chunk)
+                copy.write(line_endings.feed(chunk))
                 if scan is not None:
                     scan.feed(chunk)
                 report_progress(imp, share * (fh.tell() - start) / max(end - start, 1))
+            copy.write(line_endings.rest())
     except Exception as exc:  # psycopg's DataError & co: say which line, in words
         outcome.add_error(*_copy_error(exc))
         return None
