@@ -5,12 +5,22 @@ from django.db.models import Q
 
 from .models import Client, ServiceStatus
 
-SORTS = {
-    "name": ("name", "id"),
-    "-name": ("-name", "-id"),
-    "mrr": ("mrr", "name", "id"),
-    "-mrr": ("-mrr", "name", "id"),
-}
+
+class SortFilter(django_filters.ChoiceFilter):
+    """A list page's sort, as an allowlist of ``(key, label, ordering)``: any other value is a bad
+    request (the form says so), and no value keeps the list's own order (the first choice's label
+    names it)."""
+
+    def __init__(self, sorts, **kwargs):
+        self.orderings = {key: ordering for key, _label, ordering in sorts}
+        choices = [(key, label) for key, label, _ordering in sorts]
+        kwargs.setdefault("label", "Sort")
+        super().__init__(choices=choices, empty_label=sorts[0][1], **kwargs)
+
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        return qs.order_by(*self.orderings[value])
 
 
 class ClientFilter(django_filters.FilterSet):
@@ -24,16 +34,13 @@ class ClientFilter(django_filters.FilterSet):
         label="Contracts",
         empty_label="Any",
     )
-    sort = django_filters.ChoiceFilter(
-        choices=[
-            ("name", "Name A–Z"),
-            ("-name", "Name Z–A"),
-            ("-mrr", "MRR, highest first"),
-            ("mrr", "MRR, lowest first"),
-        ],
-        method="sort_by",
-        label="Sort",
-        empty_label="Name A–Z",
+    sort = SortFilter(
+        [
+            ("name", "Name A–Z", ("name", "id")),
+            ("-name", "Name Z–A", ("-name", "-id")),
+            ("-mrr", "MRR, highest first", ("-mrr", "name", "id")),
+            ("mrr", "MRR, lowest first", ("mrr", "name", "id")),
+        ]
     )
 
     class Meta:
@@ -57,6 +64,3 @@ class ClientFilter(django_filters.FilterSet):
         if value == "no":
             return queryset.filter(contracts_in_force=0)
         return queryset
-
-    def sort_by(self, queryset, name, value):
-        return queryset.order_by(*SORTS.get(value, SORTS["name"]))

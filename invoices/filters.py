@@ -4,18 +4,10 @@ import django_filters
 from django import forms
 from django.db.models import Q
 
+from clients.filters import SortFilter
 from clients.models import Client
 
 from .models import Invoice, InvoiceStatus
-
-SORTS = {
-    "-issued": ("-issued_on", "-number"),
-    "issued": ("issued_on", "number"),
-    "due": ("due_on", "number"),
-    "-due": ("-due_on", "-number"),
-    "-total": ("-total", "-number"),
-    "client": ("client__name", "-issued_on", "-number"),
-}
 
 
 class DateInput(forms.DateInput):
@@ -38,18 +30,15 @@ class InvoiceFilter(django_filters.FilterSet):
     due_after = django_filters.DateFilter(field_name="due_on", lookup_expr="gte", label="Due from", widget=DateInput)
     due_before = django_filters.DateFilter(field_name="due_on", lookup_expr="lte", label="Due to", widget=DateInput)
     overdue = django_filters.BooleanFilter(method="filter_overdue", label="Overdue only", widget=forms.CheckboxInput)
-    sort = django_filters.ChoiceFilter(
-        choices=[
-            ("-issued", "Newest first"),
-            ("issued", "Oldest first"),
-            ("due", "Due date"),
-            ("-due", "Due date, latest first"),
-            ("-total", "Largest total"),
-            ("client", "Client"),
-        ],
-        method="sort_by",
-        label="Sort",
-        empty_label="Newest first",
+    sort = SortFilter(
+        [
+            ("-issued", "Newest first", ("-issued_on", "-number")),
+            ("issued", "Oldest first", ("issued_on", "number")),
+            ("due", "Due date", ("due_on", "number")),
+            ("-due", "Due date, latest first", ("-due_on", "-number")),
+            ("-total", "Largest total", ("-total", "-number")),
+            ("client", "Client", ("client__name", "-issued_on", "-number")),
+        ]
     )
 
     class Meta:
@@ -64,6 +53,3 @@ class InvoiceFilter(django_filters.FilterSet):
 
     def filter_overdue(self, queryset, name, value):
         return queryset.filter(status=InvoiceStatus.OVERDUE) if value else queryset
-
-    def sort_by(self, queryset, name, value):
-        return queryset.order_by(*SORTS.get(value, SORTS["-issued"]))
