@@ -209,6 +209,7 @@ class BulkApply(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "bulk applies"
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(

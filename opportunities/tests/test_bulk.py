@@ -163,3 +163,7 @@ def test_it_refuses_an_item_whose_plan_contract_is_gone_instead_of_failing(produ
     assert [(o.pk, reason) for o, reason in preview.refused] == [
         (orphan.pk, "The contract of its plan no longer exists")
     ]
+
+
+def test_django_admin_names_them_bulk_applies():
+    assert str(BulkApply._meta.verbose_name_plural) == "bulk applies"
