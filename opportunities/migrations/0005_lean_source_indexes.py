@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clients', '0002_roles'),
-        ('opportunities', '0004_merge_imports_and_queue'),
+        ('opportunities', '0003_imports_and_queue'),
     ]
 
     operations = [
