@@ -8,15 +8,15 @@ bulk apply (or submitting the same form) twice never applies an item twice.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from billingone.parallel import run_side_by_side, threads_for
 from billingone.text import clip
 from clients.money import ZERO
 
@@ -27,6 +27,7 @@ from .actions import ActionRefused, apply_locked
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 5000
+COUNTS_EVERY = 50  # items between two resets of the queue's cached counts during a bulk apply
 
 
 def group_key(opp: Opportunity) -> tuple:
@@ -162,19 +163,10 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
         .order_by("id")
         .values_list("id", flat=True)
     )
-    threads = _threads()
-    if threads > 1 and len(pending) > 1:
-        # Each item is still its own transaction; a few connections side by side overlap the
-        # commits' disk flushes. Row locks keep items that share a contract from colliding.
-        with ThreadPoolExecutor(max_workers=threads) as pool:
-            list(
-                pool.map(
-                    lambda ids: _apply_items(ids, actor, own_connection=True),
-                    [pending[i::threads] for i in range(threads)],
-                )
-            )
-    else:
-        _apply_items(pending, actor)
+    # Each item is still its own transaction; on PostgreSQL a few connections side by side overlap
+    # the commits' disk flushes. Row locks keep items that share a contract from colliding.
+    threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
+    run_side_by_side([(_apply_items, (pending[i::threads], actor)) for i in range(threads)], threads=threads)
     invalidate_counts()
     with transaction.atomic():
         bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
@@ -184,23 +176,11 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     return bulk
 
 
-def _threads() -> int:
-    """Connections to apply with: settings.BULK_APPLY_THREADS on PostgreSQL outside a transaction, else 1."""
-    wanted = getattr(settings, "BULK_APPLY_THREADS", 4)
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        return 1  # SQLite allows one writer; inside a transaction other connections cannot see its rows
-    return max(1, int(wanted))
-
-
-def _apply_items(item_ids, actor, *, own_connection=False):
-    try:
-        for done, item_id in enumerate(item_ids, start=1):
-            apply_bulk_item(item_id=item_id, actor=actor)
-            if done % 50 == 0:
-                invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
-    finally:
-        if own_connection:
-            connection.close()
+def _apply_items(item_ids, actor) -> None:
+    for done, item_id in enumerate(item_ids, start=1):
+        apply_bulk_item(item_id=item_id, actor=actor)
+        if done % COUNTS_EVERY == 0:
+            invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
 
 
 def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
