@@ -17,7 +17,7 @@ STUBBORN = (
 )
 
 
-def _start(tmp_path, lines, *, grace=2):
+def _start(tmp_path, lines, *, grace=2, wait_up=True):
     procfile = tmp_path / "Procfile"
     procfile.write_text("# processes of the test\n" + "\n".join(lines) + "\n")
     log = (tmp_path / "run.log").open("w")
@@ -27,7 +27,8 @@ def _start(tmp_path, lines, *, grace=2):
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _wait_for(lambda: (tmp_path / "run.log").read_text().count(" up") == len(lines), "every process up")
+    if wait_up:
+        _wait_for(lambda: (tmp_path / "run.log").read_text().count(" up") == len(lines), "every process up")
     return runner
 
 
@@ -80,7 +81,7 @@ def test_it_leaves_no_orphan_when_the_runner_itself_is_killed(tmp_path):
 
 def test_it_stops_the_others_when_one_process_exits(tmp_path):
     lines = [f"web: {SLEEPER.format(name='web')}", "once: python3 -c \"print('once up', flush=True)\""]
-    runner = _start(tmp_path, lines)
+    runner = _start(tmp_path, lines, wait_up=False)  # "once" may end before "web" has printed a line
     runner.wait(timeout=10)  # exits on its own: a process that ends is a failure of the whole
     log = (tmp_path / "run.log").read_text()
     assert "once.1 exited: stopping web.1" in log
