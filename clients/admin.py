@@ -53,7 +53,7 @@ class ContractAdmin(admin.ModelAdmin):
                 action=ContractChange.Action.CREATED,
                 detail="Created in Django admin",
                 actor=request.user,
-                source="admin",
+                source=ContractChange.Source.ADMIN,
             )
         elif form.changed_data:
             record_contract_change(
@@ -61,7 +61,7 @@ class ContractAdmin(admin.ModelAdmin):
                 action=ContractChange.Action.UPDATED,
                 detail="Changed " + ", ".join(form.changed_data),
                 actor=request.user,
-                source="admin",
+                source=ContractChange.Source.ADMIN,
             )
 
     def save_formset(self, request, form, formset, change):
@@ -72,7 +72,7 @@ class ContractAdmin(admin.ModelAdmin):
                 action=ContractChange.Action.LINE_REMOVED,
                 detail=f"Removed {line.quantity} × {line.product.sku} at {line.unit_price}",
                 actor=request.user,
-                source="admin",
+                source=ContractChange.Source.ADMIN,
             )
             line.delete()
         for line in instances:
@@ -84,7 +84,7 @@ class ContractAdmin(admin.ModelAdmin):
                 action=ContractChange.Action.LINE_ADDED if is_new else ContractChange.Action.LINE_CHANGED,
                 detail=f"{'Added' if is_new else 'Set'} {line.quantity} × {line.product.sku} at {line.unit_price}",
                 actor=request.user,
-                source="admin",
+                source=ContractChange.Source.ADMIN,
             )
         formset.save_m2m()
 
@@ -105,7 +105,7 @@ class ContractLineAdmin(admin.ModelAdmin):
             action=ContractChange.Action.LINE_CHANGED if change else ContractChange.Action.LINE_ADDED,
             detail=f"Set {obj.quantity} × {obj.product.sku} at {obj.unit_price}",
             actor=request.user,
-            source="admin",
+            source=ContractChange.Source.ADMIN,
         )
 
     def delete_model(self, request, obj):
@@ -114,7 +114,7 @@ class ContractLineAdmin(admin.ModelAdmin):
             action=ContractChange.Action.LINE_REMOVED,
             detail=f"Removed {obj.quantity} × {obj.product.sku} at {obj.unit_price}",
             actor=request.user,
-            source="admin",
+            source=ContractChange.Source.ADMIN,
         )
         super().delete_model(request, obj)
 

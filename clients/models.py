@@ -204,11 +204,18 @@ class ContractChange(models.Model):
         LINE_REMOVED = "line_removed", "Line removed"
         ENDED = "ended", "Ended"
 
+    class Source(models.TextChoices):
+        CONSOLE = "console", "Console"
+        ADMIN = "admin", "Admin"
+        IMPORT = "import", "Import"
+        MISSED_BILLING = "missed billing", "Missed billing"
+        COLLECTIONS = "collections", "Collections"
+
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="changes")
     line = models.ForeignKey(ContractLine, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     action = models.CharField(max_length=20, choices=Action.choices)
     detail = models.CharField(max_length=500, help_text="What changed, in words.")
-    source = models.CharField(max_length=64, default="console", help_text="admin, missed billing, collections…")
+    source = models.CharField(max_length=64, choices=Source.choices, default=Source.CONSOLE)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

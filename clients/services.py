@@ -9,7 +9,9 @@ from billingone.text import clip
 from .models import Client, Contract, ContractChange, ServiceStatus, ServiceStatusChange
 
 
-def record_contract_change(*, contract, action, detail, actor=None, line=None, source="console") -> ContractChange:
+def record_contract_change(
+    *, contract, action, detail, actor=None, line=None, source=ContractChange.Source.CONSOLE
+) -> ContractChange:
     """Append one entry to a contract's audit trail (call inside the changing transaction)."""
     return ContractChange.objects.create(
         contract=contract, line=line, action=action, detail=clip(detail, 500), actor=actor, source=source
@@ -33,7 +35,7 @@ def set_service_status(*, client: Client, to_status: str, reason: str, actor=Non
 
 
 @transaction.atomic
-def end_contracts(*, client: Client, on: dt.date, reason: str, actor=None, source="console") -> int:
+def end_contracts(*, client: Client, on: dt.date, reason: str, actor=None, source=ContractChange.Source.CONSOLE) -> int:
     """End every contract of the client that is still running on ``on``; returns how many."""
     contracts = list(Contract.objects.select_for_update().filter(client=client, active=True).order_by("pk"))
     ended = 0

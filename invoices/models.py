@@ -32,6 +32,21 @@ class StepAction(models.TextChoices):
     TERMINATE = "terminate", "Terminate customer"
 
 
+# What a collection episode records: a step that fired, or the lifting of limit / suspend once paid.
+CollectionActionKind = models.TextChoices(
+    "CollectionActionKind",
+    [(kind.name, (kind.value, kind.label)) for kind in StepAction] + [("LIFTED", ("lifted", "Restrictions lifted"))],
+)
+
+
+class StatusChangeSource(models.TextChoices):
+    """What changed an invoice's status (shown in its history as "(issued, as of …)")."""
+
+    ISSUED = "issued", "issued"
+    PAYMENT = "payment", "payment"
+    RECALCULATION = "recalculation", "recalculation"
+
+
 class PaymentMethod(models.TextChoices):
     BANK_TRANSFER = "bank_transfer", "Bank transfer"
     CARD = "card", "Card"
@@ -283,7 +298,9 @@ class InvoiceStatusChange(models.Model):
     from_status = models.CharField(max_length=32, choices=InvoiceStatus.choices, blank=True)
     to_status = models.CharField(max_length=32, choices=InvoiceStatus.choices)
     as_of = models.DateField()
-    source = models.CharField(max_length=32, default="recalculation")
+    source = models.CharField(
+        max_length=32, choices=StatusChangeSource.choices, default=StatusChangeSource.RECALCULATION
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -321,7 +338,7 @@ class CollectionAction(models.Model):
 
     episode = models.ForeignKey(CollectionEpisode, on_delete=models.CASCADE, related_name="actions")
     step = models.ForeignKey(CollectionStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    action = models.CharField(max_length=32)
+    action = models.CharField(max_length=32, choices=CollectionActionKind.choices)
     invoice = models.ForeignKey(Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     fired_on = models.DateField()
     detail = models.CharField(max_length=500)

@@ -8,12 +8,13 @@ from django.db.models import F, Min
 
 from billingone.text import clip
 from clients.dates import org_today
-from clients.models import Client, ServiceStatus
+from clients.models import Client, ContractChange, ServiceStatus
 from clients.services import end_contracts, set_service_status
 
 from ..models import (
     BillingProfile,
     CollectionAction,
+    CollectionActionKind,
     CollectionEpisode,
     CollectionStep,
     Invoice,
@@ -25,7 +26,7 @@ from .email import send_invoice_email
 log = logging.getLogger(__name__)
 
 
-LIFTED = "lifted"
+LIFTED = CollectionActionKind.LIFTED
 
 
 def _overdue_invoices(as_of):
@@ -134,7 +135,7 @@ def _perform(kind, *, client, invoice, profile, as_of, action):
         if client.service_status in (ServiceStatus.ACTIVE, ServiceStatus.LIMITED):
             set_service_status(client=client, to_status=ServiceStatus.SUSPENDED, reason=reason)
     elif kind == StepAction.TERMINATE_COMMITMENTS:
-        n = end_contracts(client=client, on=as_of, reason=reason, source="collections")
+        n = end_contracts(client=client, on=as_of, reason=reason, source=ContractChange.Source.COLLECTIONS)
         action.detail = clip(action.detail + f" — {n} contract(s) ended", 500)
         action.save(update_fields=["detail"])
     elif kind == StepAction.TERMINATE:

@@ -21,6 +21,7 @@ from ..models import (
     Invoice,
     InvoiceLine,
     InvoiceStatusChange,
+    StatusChangeSource,
 )
 from .common import lock_client, parse_money
 from .payments import allocate
@@ -106,11 +107,15 @@ def issue_invoice(client, *, issued_on: dt.date, lines, period_start=None, perio
     if total > 0 and not below:
         pending.exclude(pk=invoice.pk).update(settled_by=invoice)
     allocate(client)
-    refresh_statuses(client, source="issued")
+    refresh_statuses(client, source=StatusChangeSource.ISSUED)
     invoice.refresh_from_db()
     # The first history entry of a new invoice says "issued", whatever its first status.
-    if not InvoiceStatusChange.objects.filter(invoice=invoice).update(from_status="", source="issued"):
+    if not InvoiceStatusChange.objects.filter(invoice=invoice).update(from_status="", source=StatusChangeSource.ISSUED):
         InvoiceStatusChange.objects.create(
-            invoice=invoice, from_status="", to_status=invoice.status, as_of=org_today(), source="issued"
+            invoice=invoice,
+            from_status="",
+            to_status=invoice.status,
+            as_of=org_today(),
+            source=StatusChangeSource.ISSUED,
         )
     return invoice

@@ -16,6 +16,7 @@ from ..models import (
     Invoice,
     Payment,
     PaymentMethod,
+    StatusChangeSource,
 )
 from .collections import close_episode_if_clear
 from .common import lock_client, parse_money
@@ -69,7 +70,7 @@ def record_payment(
         payment = Payment.objects.create(unallocated=amount, **fields)
         allocated, episode_open = bool(allocate(client, new_payment=payment)), True
     if allocated:
-        refresh_statuses(client, source="payment")
+        refresh_statuses(client, source=StatusChangeSource.PAYMENT)
         if episode_open:
             close_episode_if_clear(client, as_of=org_today())
     return payment

@@ -7,6 +7,7 @@ from django.db import connection, transaction
 
 from clients.dates import org_today
 
+from ..models import StatusChangeSource
 from .statuses import apply_statuses
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def client_chunks(chunk_size: int = CHUNK_CLIENTS) -> list[tuple[int, int]]:
 @transaction.atomic
 def recalculate_chunk(*, as_of: dt.date, client_range: tuple[int, int]) -> dict:
     """Recalculate the statuses of the invoices of clients whose id is in ``client_range``."""
-    return apply_statuses(as_of=as_of, source="recalculation", client_range=client_range)
+    return apply_statuses(as_of=as_of, source=StatusChangeSource.RECALCULATION, client_range=client_range)
 
 
 def recalculate_statuses(*, as_of: dt.date | None = None, chunk_size: int | None = None) -> dict:

@@ -133,7 +133,12 @@ def apply_locked(opp: Opportunity, actor) -> Opportunity:
         raise ActionRefused("This kind of plan cannot be applied from the queue.")
     line, detail, change = handler(opp)
     record_contract_change(
-        contract=line.contract, line=line, action=change, detail=detail, actor=actor, source="missed billing"
+        contract=line.contract,
+        line=line,
+        action=change,
+        detail=detail,
+        actor=actor,
+        source=ContractChange.Source.MISSED_BILLING,
     )
     from_state = opp.state
     opp.state, opp.applied_at, opp.applied_by, opp.snoozed_until = State.APPLIED, timezone.now(), actor, None

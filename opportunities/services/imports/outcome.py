@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.core.cache import cache
 
 MAX_ERRORS_KEPT = 50
+PROGRESS_TTL = 3600  # seconds an import's progress stays in the cache (longer than any import runs)
 
 
 class ImportRejectedError(Exception):
@@ -36,4 +37,4 @@ def progress_key(pk):
 
 def report_progress(imp, fraction):
     # Not in the import's transaction (which nobody else can see until it commits).
-    cache.set(progress_key(imp.pk), max(0, min(99, int(fraction * 100))), 3600)
+    cache.set(progress_key(imp.pk), max(0, min(99, int(fraction * 100))), PROGRESS_TTL)

@@ -217,7 +217,7 @@ def _py_write(imp, new, changed, gone):
                     action=act,
                     detail=clip(text, 500),
                     actor=imp.uploaded_by,
-                    source="import",
+                    source=ContractChange.Source.IMPORT,
                 )
                 for cid, lid, act, text in audit
             ],

@@ -14,15 +14,14 @@ from clients.models import ContractLine
 from ...models import Device, ImportSource, SourceImport, Subscription
 from . import postgres
 from .files import _open_checked
-from .outcome import ImportRejectedError, Outcome, progress_key
+from .outcome import PROGRESS_TTL, ImportRejectedError, Outcome, progress_key
 from .python_engine import _py_process
 from .specs import SPECS
 
 BACKGROUND_BYTES = 2 * 1024 * 1024  # files larger than this are checked and committed by a worker
 
 
-class _InvalidError(Exception):
-    """Raised inside the commit transaction to roll everything back."""
+IMPORT_LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, source): one commit per source at a time
 
 
 # --- Services -------------------------------------------------------------------------------
@@ -66,9 +65,7 @@ def validate_import(*, imp: SourceImport) -> SourceImport:
         else:
             with transaction.atomic():
                 _process(imp, outcome, commit=False)
-                raise _InvalidError  # a dry run: whatever was staged goes away
-    except _InvalidError:
-        pass
+                transaction.set_rollback(True)  # a dry run: whatever was staged goes away
     except ImportRejectedError as exc:
         outcome.add_error(None, str(exc))
     except DatabaseError as exc:
@@ -96,11 +93,9 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
                 imp.refresh_from_db()
                 return imp
             _process(imp, outcome, commit=True)
-            if outcome.error_count:
-                raise _InvalidError
-            return _committed(imp, outcome, actor, queue_detection)
-    except _InvalidError:
-        pass
+            if not outcome.error_count:
+                return _committed(imp, outcome, actor, queue_detection)
+            transaction.set_rollback(True)  # a bad row: nothing of the file stays
     except ImportRejectedError as exc:
         outcome.add_error(None, str(exc))
     except DatabaseError as exc:
@@ -135,7 +130,8 @@ def _commit_swap(imp, actor, queue_detection):
                 # commit finds it already committed.
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)", [7301, ImportSource.values.index(imp.source)]
+                        "SELECT pg_advisory_xact_lock(%s, %s)",
+                        [IMPORT_LOCK_NAMESPACE, ImportSource.values.index(imp.source)],
                     )
                 if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
                     imp.refresh_from_db()
@@ -227,7 +223,7 @@ def _set_status(imp, status):
     SourceImport.objects.filter(pk=imp.pk).exclude(status=SourceImport.Status.COMMITTED).update(
         status=status, progress=0
     )
-    cache.set(progress_key(imp.pk), 0, 3600)
+    cache.set(progress_key(imp.pk), 0, PROGRESS_TTL)
 
 
 def _finish(imp, outcome, status):
@@ -241,7 +237,7 @@ def _finish(imp, outcome, status):
     imp.touched_client_ids = sorted(outcome.touched)
     imp.message = clip(outcome.message, 500)
     imp.save()
-    cache.set(progress_key(imp.pk), 100, 3600)
+    cache.set(progress_key(imp.pk), 100, PROGRESS_TTL)
     return imp
 
 
@@ -261,12 +257,9 @@ def _prepare(imp) -> Outcome:
     outcome = Outcome()
     fh, delimiter, names = _open_checked(imp, spec)
     with fh:
-        try:
-            with transaction.atomic():
-                postgres.report(imp, spec, fh, delimiter, names, outcome)
-                raise _InvalidError  # only temporary tables were written
-        except _InvalidError:
-            pass
+        with transaction.atomic():
+            postgres.report(imp, spec, fh, delimiter, names, outcome)
+            transaction.set_rollback(True)  # only temporary tables were written
     if not outcome.error_count:  # the fast path refused a row the full check accepts
         outcome.add_error(None, "The file could not be checked; nothing was imported. Please report this file.")
     return outcome
