@@ -76,7 +76,7 @@ def queue_on_commit(task, *args, on_failure=None, **kwargs) -> None:
             task.apply_async(args=args, kwargs=kwargs)
         except Exception as exc:  # the broker went away between the check and the commit
             _last_check.update(at=time.monotonic(), problem=f"{type(exc).__name__}: {exc}")
-            log.warning("could not queue %s: %s", task.name, exc)
+            log.warning("could not queue %s: %s", getattr(task, "name", None) or "a group of tasks", exc)
             if on_failure is not None:
                 on_failure(UNAVAILABLE)
 

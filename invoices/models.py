@@ -219,6 +219,16 @@ class InvoiceLine(models.Model):
         return f"{self.description}: {self.quantity} × {self.unit_price}"
 
 
+# Oldest first, defined once: the order in which a client's open invoices take its payments and
+# credits (the Python allocation and the single PostgreSQL statement both read it from here).
+ALLOCATION_ORDER = ("issued_on", "number", "id")
+PAYMENT_ORDER = ("received_on", "id")  # which credit goes first: the earliest payment
+
+# What a payment must be; the service checks, the form shows its message, the database guards.
+PAYMENT_NOT_POSITIVE = "A payment must be more than zero."
+PAYMENT_REFERENCE_TAKEN = "This client already has a payment with this reference."
+
+
 class Payment(models.Model):
     """Money received from a client; allocated to its oldest open invoices first."""
 
@@ -239,12 +249,12 @@ class Payment(models.Model):
             models.UniqueConstraint(
                 fields=["client", "reference"],
                 name="payment_reference_unique_per_client",
-                violation_error_message="This client already has a payment with this reference.",
+                violation_error_message=PAYMENT_REFERENCE_TAKEN,
             ),
             models.CheckConstraint(
                 condition=Q(amount__gt=0),
                 name="payment_amount_positive",
-                violation_error_message="A payment must be more than zero.",
+                violation_error_message=PAYMENT_NOT_POSITIVE,
             ),
             models.CheckConstraint(
                 condition=Q(unallocated__gte=0) & Q(unallocated__lte=F("amount")),

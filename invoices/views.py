@@ -8,6 +8,8 @@ from django.db.models import Prefetch
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -70,7 +72,7 @@ def record_payment(request) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                payment = services.record_payment(
+                payment, created = services.receive_payment(
                     data["client"],
                     amount=data["amount"],
                     received_on=data["received_on"],
@@ -82,6 +84,9 @@ def record_payment(request) -> HttpResponse:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                if not created:  # the same payment entered twice: it stands once, and we say where
+                    messages.info(request, _already_recorded(payment))
+                    return redirect_after_post(request, _payment_url(payment))
                 messages.success(
                     request,
                     f"Payment {payment.reference} of {payment.amount} recorded for {payment.client}."
@@ -95,6 +100,21 @@ def record_payment(request) -> HttpResponse:
         form = PaymentForm(initial={"client": request.GET.get("client"), "received_on": org_today()})
         status = 200
     return render(request, "invoices/payment_form.html", {"form": form}, status=status)
+
+
+def _payment_url(payment) -> str:
+    return reverse("clients:detail", args=[payment.client_id]) + f"#payment-{payment.pk}"
+
+
+def _already_recorded(payment) -> str:
+    return format_html(
+        'Already recorded: payment {} of {} was received on {}; nothing new was recorded. <a href="{}">See it on {}’s statement</a>.',
+        payment.reference,
+        payment.amount,
+        date_format(payment.received_on, "j M Y"),
+        _payment_url(payment),
+        payment.client.name,
+    )
 
 
 @require_POST

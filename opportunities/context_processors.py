@@ -5,7 +5,7 @@ from django.utils.functional import SimpleLazyObject
 
 def notifications(request):
     def count():
-        from .services.notifications import unread_count
+        from .selectors import unread_count
 
         return unread_count(getattr(request, "user", None))
 

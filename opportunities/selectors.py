@@ -1,5 +1,6 @@
 """Reads for the missed-billing pages: tab counts in one grouped query, the queue page in
-queue order, the detail page's related records, the Home card and the client panel."""
+queue order, the detail page's related records, the Home card and the client panel; the rule
+list with its match counts, imports, detection runs, bulk applies and unread notifications."""
 
 import hashlib
 import uuid
@@ -9,21 +10,30 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.cache import cache
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, F, Q, Sum, Value
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils.functional import cached_property
 
+from clients.dates import org_today
 from clients.models import ContractLine
 from clients.money import ZERO
 
 from .models import (
     QUEUE_ORDER,
+    BulkApply,
+    BulkApplyItem,
+    DetectionChunk,
     DetectionRun,
     Device,
+    ImportSource,
+    MappingRule,
+    Notification,
     Opportunity,
     OpportunityEvent,
     OpportunityKind,
     OpportunityState,
+    RuleKind,
+    SourceImport,
     Subscription,
     SubscriptionStatus,
 )
@@ -272,3 +282,131 @@ def client_summary(client_id: int) -> dict:
     return Opportunity.objects.filter(client_id=client_id, state=OpportunityState.OPEN).aggregate(
         open=Count("id"), impact=Coalesce(Sum("monthly_impact"), ZERO)
     )
+
+
+# --- Mapping rules ---------------------------------------------------------------------------
+
+UNMAPPED_SHOWN = 50
+
+
+def rules_signature() -> str:
+    """Changes whenever a rule is created, changed (active or not) or deleted."""
+    seen = MappingRule.objects.aggregate(n=Count("id"), top=Max("id"), latest=Max("updated_at"))
+    return f"{seen['n']}:{seen['top']}:{seen['latest'].isoformat() if seen['latest'] else ''}"
+
+
+def rule_match_counts(rules) -> dict[int, int]:
+    """How many current source items each rule matches (the mapping each item got from the last run)."""
+    ids = [r.pk for r in rules]
+    counts = dict.fromkeys(ids, 0)
+    for model in (Device, Subscription):
+        grouped = model.objects.filter(mapping_rule_id__in=ids).values_list("mapping_rule_id").annotate(n=Count("pk"))
+        for rule_id, n in grouped.order_by():
+            counts[rule_id] += n
+    return counts
+
+
+def rules_with_matches() -> list[MappingRule]:
+    """Every rule, each with ``matches``: the items it maps now, or for a migration rule the
+    in-force lines still billing the old product (three queries)."""
+    rules = list(MappingRule.objects.select_related("client", "product", "from_product"))
+    counts = rule_match_counts(rules)
+    migration_from = [r.from_product_id for r in rules if r.kind == RuleKind.MIGRATION]
+    lines = dict(
+        ContractLine.objects.in_force(org_today())
+        .filter(product_id__in=migration_from)
+        .values_list("product_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for rule in rules:
+        rule.matches = lines.get(rule.from_product_id, 0) if rule.kind == RuleKind.MIGRATION else counts[rule.pk]
+    return rules
+
+
+def largest_unmapped_groups() -> tuple[list, list]:
+    """The largest groups of unmapped devices (client, type) and subscriptions (client, SKU)."""
+    devices = list(
+        unmapped_devices()
+        .values("client_id", "client__name", "device_type")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "client__name", "device_type")[:UNMAPPED_SHOWN]
+    )
+    subscriptions = list(
+        unmapped_subscriptions()
+        .values("client_id", "client__name", "vendor_sku", "product_name")
+        .annotate(seats=Sum("quantity"))
+        .order_by("-seats", "client__name", "vendor_sku")[:UNMAPPED_SHOWN]
+    )
+    return devices, subscriptions
+
+
+# --- Imports, runs, bulk applies, notifications ------------------------------------------------
+
+
+def import_history(page_number, *, per_page: int) -> Page:
+    return Paginator(SourceImport.objects.select_related("uploaded_by"), per_page).get_page(page_number)
+
+
+def import_for_page(pk: int) -> SourceImport | None:
+    related = ("uploaded_by", "committed_by", "detection_run")
+    return SourceImport.objects.select_related(*related).filter(pk=pk).first()
+
+
+def progress_of(imp: SourceImport) -> int:
+    """How far a busy import has got (the worker reports to the cache; the record when it is gone)."""
+    if not imp.is_busy:
+        return imp.progress
+    value = cache.get(imp.progress_key)
+    return imp.progress if value is None else int(value)
+
+
+def summary_counts() -> dict:
+    """How many items each source holds now (for the imports page)."""
+    return {
+        ImportSource.DEVICES: Device.objects.count(),
+        ImportSource.SUBSCRIPTIONS: Subscription.objects.count(),
+        ImportSource.CONTRACT_LINES: ContractLine.objects.exclude(external_id="").count(),
+    }
+
+
+def run_history(page_number, *, per_page: int) -> Page:
+    """Runs, newest first; a run shared by workers counts its finished chunks (``chunks_done``)."""
+    finished = Count("chunks", filter=~Q(chunks__status=DetectionChunk.Status.PENDING))
+    runs = (
+        DetectionRun.objects.select_related("triggered_by")
+        .annotate(chunks_done=finished)
+        .order_by("-started_at", "-id")
+    )
+    return Paginator(runs, per_page).get_page(page_number)
+
+
+def bulk_for_page(pk: int) -> tuple[BulkApply | None, object]:
+    """A bulk apply and its items in item order (only what the progress page shows)."""
+    bulk = BulkApply.objects.select_related("created_by", "product").filter(pk=pk).first()
+    items = (
+        BulkApplyItem.objects.filter(bulk_id=pk)
+        .select_related("opportunity")
+        .only("id", "state", "message", "opportunity__id", "opportunity__client_name", "opportunity__description")
+        .order_by("id")
+    )
+    return bulk, items
+
+
+def bulk_progress(bulk: BulkApply) -> dict:
+    """Counts per item state in one query."""
+    counts = BulkApplyItem.objects.filter(bulk=bulk).aggregate(
+        total=Count("id"),
+        applied=Count("id", filter=Q(state=BulkApplyItem.State.APPLIED)),
+        failed=Count("id", filter=Q(state=BulkApplyItem.State.FAILED)),
+        pending=Count("id", filter=Q(state=BulkApplyItem.State.PENDING)),
+    )
+    counts["done"] = counts["applied"] + counts["failed"]
+    counts["percent"] = int(100 * counts["done"] / counts["total"]) if counts["total"] else 100
+    return counts
+
+
+def unread_count(user) -> int:
+    if not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()

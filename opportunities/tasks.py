@@ -10,12 +10,22 @@ from .models import DetectionRun, SourceImport
 @shared_task(name="opportunities.detect_nightly")
 def detect_nightly():
     """The nightly reconciliation of every client (beat: 'Missed billing: nightly detection'), after
-    dropping the tables of import previews nobody committed."""
-    from .services.detection import run_detection
+    dropping the tables of import previews nobody committed: one ``detect_chunk`` task per chunk
+    of clients, for whichever workers are up."""
+    from .services.detection import start_detection_run
     from .services.imports import drop_stale_previews
 
     drop_stale_previews()
-    return run_detection(trigger=DetectionRun.Trigger.NIGHTLY).pk
+    return start_detection_run(trigger=DetectionRun.Trigger.NIGHTLY).pk
+
+
+@shared_task(name="opportunities.detect_chunk")
+def detect_chunk(run_id, number):
+    """One chunk of clients of a shared run; the last chunk to finish closes the run."""
+    from .services.detection import run_detection_chunk
+
+    chunk = run_detection_chunk(run_id=run_id, number=number)
+    return chunk.status if chunk else None
 
 
 @shared_task(name="opportunities.detect_clients")
@@ -33,11 +43,11 @@ def detect_clients(client_ids, import_id=None, user_id=None):
 
 @shared_task(name="opportunities.detect_all")
 def detect_all(user_id=None):
-    """An Admin's "run detection now" over every client."""
-    from .services.detection import run_detection
+    """A run over every client, shared by the workers (the console starts one directly)."""
+    from .services.detection import start_detection_run
 
     actor = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    return run_detection(trigger=DetectionRun.Trigger.MANUAL, actor=actor).pk
+    return start_detection_run(trigger=DetectionRun.Trigger.MANUAL, actor=actor).pk
 
 
 @shared_task(name="opportunities.process_import")
@@ -59,7 +69,8 @@ def process_import(import_id, step, user_id=None):
 @shared_task(name="opportunities.run_bulk_apply")
 def run_bulk_apply(bulk_id: int) -> dict:
     from .models import BulkApply
-    from .services.bulk import bulk_progress, run_bulk
+    from .selectors import bulk_progress
+    from .services.bulk import run_bulk
 
     bulk = run_bulk(bulk_id=bulk_id)
     return bulk_progress(BulkApply.objects.get(pk=bulk.pk))

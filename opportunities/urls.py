@@ -16,6 +16,7 @@ urlpatterns = [
     path("<int:pk>/apply/", views.apply, name="apply"),
     path("bulk/", views.bulk_preview, name="bulk_preview"),
     path("bulk/<int:pk>/", views.bulk_progress_view, name="bulk_progress"),
+    path("bulk/<int:pk>/resume/", views.bulk_resume, name="bulk_resume"),
     path("notifications/", views.notification_list, name="notifications"),
     path("notifications/<int:pk>/open/", views.notification_open, name="notification_open"),
     path("notifications/read/", views.notification_read_all, name="notifications_read_all"),

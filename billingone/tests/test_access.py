@@ -45,6 +45,7 @@ ACCESS = {
         {"viewer": 403, "finance": 302, "admin": 302}
     ),  # no items chosen: back to select mode
     "opportunities:bulk_progress": Access(ACT, kwargs=lambda objs: {"pk": objs["bulk"].pk}),
+    "opportunities:bulk_resume": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["bulk"].pk}),
     "opportunities:notifications": Access(READ),
     "opportunities:rules": Access({"viewer": 403, "finance": 403, "admin": 200}),
     "opportunities:rule_create": Access({"viewer": 403, "finance": 403, "admin": 200}),
@@ -89,7 +90,7 @@ def _named_patterns(resolver=None, namespace=""):
 @pytest.fixture
 def objs(db):
     from opportunities.models import BulkApply
-    from opportunities.tests.factories_queue import raise_quantity_opportunity
+    from opportunities.tests.factories import raise_quantity_opportunity
 
     return {
         "client": ClientFactory(),

@@ -108,3 +108,94 @@ def test_requiring_the_broker_refuses_at_once_when_it_is_down(broker_down):
     with pytest.raises(background.BackgroundUnavailableError, match="nothing was changed"):
         background.require_broker()
     assert time.monotonic() - started < 5
+
+
+# --- Work that needs a worker: refused at once while the broker is down, nothing left waiting ---
+
+
+@pytest.mark.django_db
+def test_run_detection_now_is_refused_at_once_and_records_no_run(admin_client_, broker_down):
+    from opportunities.models import DetectionRun
+
+    started = time.monotonic()
+    response = admin_client_.post(reverse("opportunities:run_detection"), follow=True)
+    assert time.monotonic() - started < 6
+    assert response.status_code == 200
+    assert "Background work is unavailable right now" in response.content.decode()
+    assert not DetectionRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_large_upload_is_refused_at_once_and_stores_no_import(admin_client_, broker_down, monkeypatch):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from opportunities.models import SourceImport
+    from opportunities.services.imports import workflow
+
+    monkeypatch.setattr(workflow, "BACKGROUND_BYTES", 10)
+    upload = SimpleUploadedFile("rmm.csv", b"device_id,client_rmm_id,hostname,device_type\nd1,RMM-1,WS-1,workstation\n")
+    response = admin_client_.post(reverse("opportunities:import_upload"), {"source": "devices", "file": upload})
+    assert response.status_code == 400
+    assert "Background work is unavailable right now" in response.content.decode()
+    assert not SourceImport.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_large_commit_is_refused_and_the_import_stays_ready(admin_client_, broker_down, monkeypatch):
+    from opportunities.models import SourceImport
+    from opportunities.services.imports import workflow
+
+    imp = SourceImport.objects.create(source="devices", file_name="rmm.csv", file_size=100, status="ready")
+    monkeypatch.setattr(workflow, "BACKGROUND_BYTES", 10)
+    response = admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]), follow=True)
+    assert "Background work is unavailable right now" in response.content.decode()
+    imp.refresh_from_db()
+    assert imp.status == "ready"
+
+
+@pytest.fixture
+def ready_pair():
+    from opportunities.tests.factories import ProductFactory, billed_line, raise_quantity_opportunity
+
+    product = ProductFactory()
+    return [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
+
+
+@pytest.mark.django_db
+def test_a_bulk_apply_is_refused_at_once_and_stores_nothing(finance_client, broker_down, ready_pair):
+    from opportunities.models import BulkApply
+
+    response = finance_client.post(
+        reverse("opportunities:bulk_preview"), {"ids": [o.pk for o in ready_pair], "key": "k1"}, follow=True
+    )
+    assert "Background work is unavailable right now" in response.content.decode()
+    assert not BulkApply.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_bulk_apply_the_broker_drops_at_commit_is_interrupted_then_resumed(
+    finance_client, ready_pair, monkeypatch, django_capture_on_commit_callbacks, celery_eager
+):
+    from opportunities.models import BulkApply, OpportunityState
+    from opportunities.services import bulk as bulk_services
+
+    def refuse(*args, **kwargs):
+        raise ConnectionError("the broker went away")
+
+    monkeypatch.setattr(bulk_services.run_bulk_apply, "apply_async", refuse)
+    with django_capture_on_commit_callbacks(execute=True):
+        finance_client.post(reverse("opportunities:bulk_preview"), {"ids": [o.pk for o in ready_pair], "key": "k2"})
+    bulk = BulkApply.objects.get()
+    assert bulk.status == "interrupted" and "Not started" in bulk.message
+    page = finance_client.get(reverse("opportunities:bulk_progress", args=[bulk.pk])).content.decode()
+    assert 'data-testid="bulk-stopped"' in page and "Resume the 2 waiting" in page
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = finance_client.post(reverse("opportunities:bulk_resume", args=[bulk.pk]), follow=True)
+    assert "Resumed" in response.content.decode()
+    bulk.refresh_from_db()
+    assert bulk.status == "finished"
+    assert {o.state for o in type(ready_pair[0]).objects.filter(pk__in=[o.pk for o in ready_pair])} == {
+        OpportunityState.APPLIED
+    }
+    background._last_check.update(at=-background.CHECK_EVERY, problem=None)

@@ -11,7 +11,7 @@ from .collections import LIFTED, run_collections
 from .common import lock_client, parse_money
 from .email import resend_invoice, send_invoice_email
 from .issuing import DEFAULT_TERMS_DAYS, assign_customer_class, issue_invoice
-from .payments import ALLOCATE_PAYMENT_SQL, allocate, record_payment
+from .payments import ALLOCATE_PAYMENT_SQL, allocate, receive_payment, record_payment, validate_payment
 from .recalculation import CHUNK_CLIENTS, client_chunks, recalculate_chunk, recalculate_statuses
 from .statuses import STATUS_CASE, apply_statuses, refresh_statuses
 
@@ -30,9 +30,11 @@ __all__ = [
     "parse_money",
     "recalculate_chunk",
     "recalculate_statuses",
+    "receive_payment",
     "record_payment",
     "refresh_statuses",
     "resend_invoice",
     "run_collections",
     "send_invoice_email",
+    "validate_payment",
 ]

@@ -12,6 +12,9 @@ from clients.dates import org_today
 from clients.models import Client
 
 from ..models import (
+    ALLOCATION_ORDER,
+    PAYMENT_NOT_POSITIVE,
+    PAYMENT_ORDER,
     Allocation,
     Invoice,
     Payment,
@@ -25,7 +28,6 @@ from .statuses import refresh_statuses
 log = logging.getLogger(__name__)
 
 
-@transaction.atomic
 def record_payment(
     client,
     *,
@@ -39,11 +41,18 @@ def record_payment(
 
     The same reference twice for one client returns the first payment and changes nothing.
     """
+    fields = dict(amount=amount, received_on=received_on, reference=reference, method=method)
+    return receive_payment(client, recorded_by=recorded_by, **fields)[0]
+
+
+def validate_payment(*, amount, received_on: dt.date, reference: str, method: str):
+    """The rules of a payment, in one place: returns (amount as Decimal, reference stripped) or
+    raises ``ValidationError`` with a message per field (which the console's form shows)."""
     amount = parse_money(amount, field="amount")
     reference = (reference or "").strip()
     errors = {}
     if amount <= 0:
-        errors["amount"] = "A payment must be more than zero."
+        errors["amount"] = PAYMENT_NOT_POSITIVE
     if received_on > org_today():
         errors["received_on"] = "A payment cannot be received in the future."
     if not reference:
@@ -52,6 +61,16 @@ def record_payment(
         errors["method"] = "Unknown payment method."
     if errors:
         raise ValidationError(errors)
+    return amount, reference
+
+
+@transaction.atomic
+def receive_payment(
+    client, *, amount, received_on: dt.date, reference: str, method: str = PaymentMethod.OTHER, recorded_by=None
+) -> tuple[Payment, bool]:
+    """``record_payment``, saying whether the payment is new: ``(payment, False)`` when the client
+    already has a payment with this reference (the console then says "already recorded")."""
+    amount, reference = validate_payment(amount=amount, received_on=received_on, reference=reference, method=method)
     fields = dict(amount=amount, received_on=received_on, method=method, reference=reference, recorded_by=recorded_by)
     # After every allocation either no invoice is open or no credit is left, so the
     # new payment is the only credit that can pay the open invoices now.
@@ -59,29 +78,29 @@ def record_payment(
         client = client if isinstance(client, Client) else Client(pk=client)
         payment = _lock_client_and_insert_payment_sql(client=client, **fields)
         if payment is None:
-            return Payment.objects.get(client=client, reference=reference)
+            return Payment.objects.get(client=client, reference=reference), False
         allocated, episode_open = _allocate_payment_sql(payment)
     else:
         client = lock_client(client)
         fields["client"] = client
         existing = Payment.objects.filter(client=client, reference=reference).first()
         if existing is not None:
-            return existing
+            return existing, False
         payment = Payment.objects.create(unallocated=amount, **fields)
         allocated, episode_open = bool(allocate(client, new_payment=payment)), True
     if allocated:
         refresh_statuses(client, source=StatusChangeSource.PAYMENT)
         if episode_open:
             close_episode_if_clear(client, as_of=org_today())
-    return payment
+    return payment, True
 
 
 # PostgreSQL: the same oldest-first allocation of one new payment as one statement
-# (running total of what the open invoices owe, by window function).
+# (running total of what the open invoices owe, by window function, in ALLOCATION_ORDER).
 ALLOCATE_PAYMENT_SQL = """
 WITH open AS (
     SELECT id, total - amount_paid AS owed,
-           sum(total - amount_paid) OVER (ORDER BY issued_on, number, id) AS owed_to_here
+           sum(total - amount_paid) OVER (ORDER BY {order}) AS owed_to_here
       FROM invoices_invoice
      WHERE client_id = %(client)s AND total > 0 AND amount_paid < total
 ), alloc AS (
@@ -98,7 +117,7 @@ UPDATE invoices_payment SET unallocated = %(amount)s - COALESCE((SELECT sum(take
 RETURNING unallocated, EXISTS (
     SELECT 1 FROM invoices_collectionepisode WHERE client_id = %(client)s AND closed_on IS NULL
 )
-"""
+""".replace("{order}", ", ".join(Invoice._meta.get_field(name).column for name in ALLOCATION_ORDER))
 
 
 def _allocate_payment_sql(payment) -> tuple[bool, bool]:
@@ -122,7 +141,6 @@ def _lock_client_and_insert_payment_sql(
     Client.DoesNotExist for an unknown client. The statements that follow (allocation,
     statuses) start after the lock is held, so they see every earlier payment.
     """
-    now = timezone.now()
     recorded_by_id = recorded_by.pk if recorded_by is not None else None
     with connection.cursor() as cursor:
         cursor.execute(
@@ -130,46 +148,37 @@ def _lock_client_and_insert_payment_sql(
             " INSERT INTO invoices_payment"
             " (client_id, amount, received_on, method, reference, unallocated, recorded_by_id, created_at)"
             " SELECT locked.id, %s, %s, %s, %s, %s, %s, %s FROM locked"
-            " ON CONFLICT (client_id, reference) DO NOTHING RETURNING id",
-            [client.pk, amount, received_on, method, reference, amount, recorded_by_id, now],
+            f" ON CONFLICT (client_id, reference) DO NOTHING RETURNING {', '.join(PAYMENT_COLUMNS)}",
+            [client.pk, amount, received_on, method, reference, amount, recorded_by_id, timezone.now()],
         )
         row = cursor.fetchone()
     if row is None:
         if not Client.objects.filter(pk=client.pk).exists():
             raise Client.DoesNotExist(f"no client with id {client.pk}")
         return None
-    payment = Payment(
-        pk=row[0],
-        client=client,
-        amount=amount,
-        unallocated=amount,
-        received_on=received_on,
-        method=method,
-        reference=reference,
-        recorded_by_id=recorded_by_id,
-        created_at=now,
-    )
-    payment._state.adding = False
-    payment._state.db = connection.alias
+    payment = Payment.from_db(connection.alias, PAYMENT_FIELDS, row)  # as if read by the ORM
+    payment.client = client
     return payment
+
+
+PAYMENT_FIELDS = [f.attname for f in Payment._meta.concrete_fields]
+PAYMENT_COLUMNS = [f.column for f in Payment._meta.concrete_fields]
 
 
 def allocate(client, *, new_payment=None) -> list[Allocation]:
     """Pair open credits with open invoices, oldest first on both sides (client lock held)."""
     invoices = list(
-        Invoice.objects.filter(client=client, total__gt=0, amount_paid__lt=F("total")).order_by(
-            "issued_on", "number", "id"
-        )
+        Invoice.objects.filter(client=client, total__gt=0, amount_paid__lt=F("total")).order_by(*ALLOCATION_ORDER)
     )
     if not invoices:
         return []
     if new_payment is not None:
         payments, credits = [new_payment], []
     else:
-        payments = list(Payment.objects.filter(client=client, unallocated__gt=0).order_by("received_on", "id"))
+        payments = list(Payment.objects.filter(client=client, unallocated__gt=0).order_by(*PAYMENT_ORDER))
         credits = list(
             Invoice.objects.filter(client=client, total__lt=0, credit_applied__lt=-F("total")).order_by(
-                "issued_on", "number", "id"
+                *ALLOCATION_ORDER
             )
         )
     if not payments and not credits:

@@ -79,7 +79,6 @@ def test_after_an_htmx_payment_the_answer_is_hx_location(finance_client, invoice
         ({"amount": "-3"}, b"A payment must be more than zero."),
         ({"client": "999999"}, b"Unknown client"),
         ({"received_on": ago(-1).isoformat()}, b"cannot be received in the future"),
-        ({"reference": "DUP"}, b"already has a payment with this reference"),
     ],
 )
 def test_bad_payments_get_a_clear_message_and_change_nothing(finance_client, invoice, overrides, message):
@@ -90,6 +89,20 @@ def test_bad_payments_get_a_clear_message_and_change_nothing(finance_client, inv
     assert Payment.objects.count() == 1
     invoice.refresh_from_db()
     assert invoice.amount_paid == 0 and invoice.status == "overdue"
+
+
+def test_a_payment_entered_twice_says_already_recorded_and_links_to_it(finance_client, invoice):
+    first = Payment.objects.create(client=invoice.client, amount=D("1.00"), received_on=ago(0), reference="DUP")
+    response = post_payment(finance_client, invoice.client, reference="DUP")
+    assert response.status_code == 302
+    assert response["Location"].endswith(f"/clients/{invoice.client.pk}/#payment-{first.pk}")
+    page = finance_client.get(response["Location"]).content.decode()
+    assert "Already recorded: payment DUP of 1.00" in page and "nothing new was recorded" in page
+    assert f'href="/clients/{invoice.client.pk}/#payment-{first.pk}"' in page
+    assert f'id="payment-{first.pk}"' in page
+    assert Payment.objects.count() == 1
+    invoice.refresh_from_db()
+    assert invoice.amount_paid == 0
 
 
 def test_writes_need_a_csrf_token(finance, invoice):

@@ -17,7 +17,7 @@ from .queue import (
     figures_signature,
 )
 from .rules import DetectionSettings, MappingRule, RuleKind
-from .runs import DetectionRun, ImportSource, SourceImport
+from .runs import DetectionChunk, DetectionRun, ImportSource, SourceImport
 from .sources import Device, DeviceType, Subscription, SubscriptionStatus
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "BulkApplyItem",
     "BulkApplyStatus",
     "BulkItemState",
+    "DetectionChunk",
     "DetectionRun",
     "DetectionSettings",
     "Device",

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import Client, Contract, ContractLine, Product
 from clients.money import MoneyField
@@ -187,7 +188,11 @@ class OpportunityEvent(models.Model):
 class BulkApplyStatus(models.TextChoices):
     QUEUED = "queued", "Queued"
     RUNNING = "running", "Running"
+    INTERRUPTED = "interrupted", "Interrupted"
     FINISHED = "finished", "Finished"
+
+
+BULK_LEASE_SECONDS = 120  # a running bulk apply whose worker has not reported for this long has stopped
 
 
 class BulkApply(models.Model):
@@ -206,7 +211,11 @@ class BulkApply(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the worker last reported; long silence means it stopped."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
+    message = models.CharField(max_length=500, blank=True)
 
     class Meta:
         verbose_name_plural = "bulk applies"
@@ -221,6 +230,16 @@ class BulkApply(models.Model):
 
     def __str__(self):
         return f"Bulk apply #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def stopped(self) -> bool:
+        """Interrupted, or running with a worker that stopped reporting: it can be resumed."""
+        if self.status == BulkApplyStatus.INTERRUPTED:
+            return True
+        if self.status != BulkApplyStatus.RUNNING:
+            return False
+        last = self.heartbeat_at or self.started_at or self.created_at
+        return (timezone.now() - last).total_seconds() > BULK_LEASE_SECONDS
 
 
 class BulkItemState(models.TextChoices):

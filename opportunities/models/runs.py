@@ -35,6 +35,10 @@ class DetectionRun(models.Model):
     resolved = models.PositiveIntegerField(default=0)
     unchanged = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    as_of = models.DateField(null=True, blank=True, help_text="The organisation's date the run judged by.")
+    chunks_total = models.PositiveIntegerField(
+        default=0, help_text="Chunks of clients queued for workers (0: the run ran in one process)."
+    )
     triggered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -48,6 +52,34 @@ class DetectionRun(models.Model):
     @property
     def examined_anything(self) -> bool:
         return bool(self.devices_examined or self.subscriptions_examined or self.lines_examined)
+
+
+class DetectionChunk(models.Model):
+    """One chunk of a run shared by workers (a range of client ids): whether it ran, what it found.
+
+    The last chunk to finish closes the run; a chunk delivered twice runs once (its row is locked
+    and its status checked first)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(DetectionRun, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    first_client_id = models.BigIntegerField()
+    last_client_id = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    totals = models.JSONField(default=dict, blank=True, help_text="What the chunk examined and changed.")
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="detection_chunk_once_per_run")]
+
+    def __str__(self):
+        return f"Run #{self.run_id}, chunk {self.number} ({self.get_status_display()})"
 
 
 class ImportSource(models.TextChoices):
@@ -133,3 +165,8 @@ class SourceImport(models.Model):
     @property
     def is_busy(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.VALIDATING, self.Status.COMMITTING)
+
+    @property
+    def progress_key(self) -> str:
+        """Where a worker reports how far it got (the cache: outside the import's transaction)."""
+        return f"opportunities:import-progress:{self.pk}"

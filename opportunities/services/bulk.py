@@ -13,21 +13,22 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
+from billingone.background import queue_on_commit, require_broker
 from billingone.parallel import run_side_by_side, threads_for
 from billingone.text import clip
 from clients.money import ZERO
 
 from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
 from ..selectors import invalidate_counts
+from ..tasks import run_bulk_apply
 from .actions import ActionRefused, apply_locked
 
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 5000
-COUNTS_EVERY = 50  # items between two resets of the queue's cached counts during a bulk apply
+COUNTS_EVERY = 50  # items between two resets of the queue's cached counts (and heartbeats) during a run
 
 
 def group_key(opp: Opportunity) -> tuple:
@@ -131,6 +132,7 @@ def start_bulk_apply(*, opportunity_ids, idempotency_key: str, actor=None) -> tu
     existing = BulkApply.objects.filter(idempotency_key=key).first()
     if existing:
         return existing, False
+    require_broker()  # refused before anything is stored while no worker can hear of it
     preview = preview_bulk_apply(opportunity_ids=opportunity_ids)
     if not preview.compatible:
         raise ActionRefused("None of the selected items can be applied.")
@@ -144,19 +146,43 @@ def start_bulk_apply(*, opportunity_ids, idempotency_key: str, actor=None) -> tu
     except IntegrityError:
         # The same form submitted twice at once: the other request stored it first.
         return BulkApply.objects.get(idempotency_key=key), False
-    from ..tasks import run_bulk_apply
-
-    transaction.on_commit(lambda: run_bulk_apply.delay(bulk.pk))
+    _queue_run(bulk.pk)
     return bulk, True
+
+
+def _queue_run(bulk_id: int) -> None:
+    def not_queued(message):
+        BulkApply.objects.filter(pk=bulk_id, status=BulkApply.Status.QUEUED).update(
+            status=BulkApply.Status.INTERRUPTED, message=clip(f"Not started: {message}", 500)
+        )
+
+    queue_on_commit(run_bulk_apply, bulk_id, on_failure=not_queued)
+
+
+def resume_bulk_apply(*, bulk_id: int) -> BulkApply:
+    """Queue a stopped bulk apply again: only its waiting items run (an applied one never twice)."""
+    require_broker()
+    with transaction.atomic():
+        bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
+        if bulk.status == BulkApply.Status.FINISHED:
+            raise ActionRefused("This bulk apply has finished; nothing is left to apply.")
+        if not bulk.stopped:
+            raise ActionRefused("This bulk apply is still running; it can be resumed only once it stops.")
+        bulk.status, bulk.message = BulkApply.Status.QUEUED, ""
+        bulk.save(update_fields=["status", "message"])
+        _queue_run(bulk.pk)
+    return bulk
 
 
 def run_bulk(*, bulk_id: int) -> BulkApply:
     """Apply every waiting item of the bulk apply, each in its own transaction; safe to run twice."""
     with transaction.atomic():
         bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
-        if bulk.status == BulkApply.Status.QUEUED:
-            bulk.status, bulk.started_at = BulkApply.Status.RUNNING, timezone.now()
-            bulk.save(update_fields=["status", "started_at"])
+        if bulk.status == BulkApply.Status.FINISHED:
+            return bulk
+        now = timezone.now()
+        bulk.status, bulk.heartbeat_at, bulk.started_at = BulkApply.Status.RUNNING, now, bulk.started_at or now
+        bulk.save(update_fields=["status", "started_at", "heartbeat_at"])
     actor = bulk.created_by
     pending = list(
         BulkApplyItem.objects.filter(bulk_id=bulk_id, state=BulkApplyItem.State.PENDING)
@@ -166,7 +192,8 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     # Each item is still its own transaction; on PostgreSQL a few connections side by side overlap
     # the commits' disk flushes. Row locks keep items that share a contract from colliding.
     threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
-    run_side_by_side([(_apply_items, (pending[i::threads], actor)) for i in range(threads)], threads=threads)
+    jobs = [(_apply_items, (bulk_id, pending[i::threads], actor)) for i in range(threads)]
+    run_side_by_side(jobs, threads=threads)
     invalidate_counts()
     with transaction.atomic():
         bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
@@ -176,11 +203,12 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     return bulk
 
 
-def _apply_items(item_ids, actor) -> None:
+def _apply_items(bulk_id, item_ids, actor) -> None:
     for done, item_id in enumerate(item_ids, start=1):
         apply_bulk_item(item_id=item_id, actor=actor)
         if done % COUNTS_EVERY == 0:
             invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
+            BulkApply.objects.filter(pk=bulk_id).update(heartbeat_at=timezone.now())
 
 
 def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
@@ -223,16 +251,3 @@ def _refusal_event(item, actor):
         note=clip(f"Bulk apply #{item.bulk_id}: {item.message}", 500),
         actor=actor,
     )
-
-
-def bulk_progress(bulk: BulkApply) -> dict:
-    """Counts per item state in one query."""
-    counts = BulkApplyItem.objects.filter(bulk=bulk).aggregate(
-        total=Count("id"),
-        applied=Count("id", filter=Q(state=BulkApplyItem.State.APPLIED)),
-        failed=Count("id", filter=Q(state=BulkApplyItem.State.FAILED)),
-        pending=Count("id", filter=Q(state=BulkApplyItem.State.PENDING)),
-    )
-    counts["done"] = counts["applied"] + counts["failed"]
-    counts["percent"] = int(100 * counts["done"] / counts["total"]) if counts["total"] else 100
-    return counts

@@ -103,12 +103,6 @@ def send_pending_emails() -> int:
     return sent
 
 
-def unread_count(user) -> int:
-    if not getattr(user, "is_authenticated", False):
-        return 0
-    return Notification.objects.filter(user=user, read_at__isnull=True).count()
-
-
 def mark_read(*, user, notification_id=None) -> int:
     """Mark one (or, without an id, every) notification of the user read; returns how many."""
     qs = Notification.objects.filter(user=user, read_at__isnull=True)

@@ -137,30 +137,3 @@ def delete_rule(*, rule: MappingRule) -> MappingRule:
     """Delete a rule; the next detection run re-maps what it matched."""
     rule.delete()
     return rule
-
-
-def rules_signature() -> str:
-    """Changes whenever a rule is created, changed (active or not) or deleted."""
-    from django.db.models import Count, Max
-
-    seen = MappingRule.objects.aggregate(n=Count("id"), top=Max("id"), latest=Max("updated_at"))
-    return f"{seen['n']}:{seen['top']}:{seen['latest'].isoformat() if seen['latest'] else ''}"
-
-
-def rule_match_counts(rules) -> dict[int, int]:
-    """How many current source items each rule matches (the mapping each item got from the last run)."""
-    from django.db.models import Count
-
-    from ..models import Device, Subscription
-
-    ids = [r.pk for r in rules]
-    counts = dict.fromkeys(ids, 0)
-    for model in (Device, Subscription):
-        for rule_id, n in (
-            model.objects.filter(mapping_rule_id__in=ids)
-            .values_list("mapping_rule_id")
-            .annotate(n=Count("pk"))
-            .order_by()
-        ):
-            counts[rule_id] += n
-    return counts

@@ -12,7 +12,7 @@ from opportunities.models import OpportunityEvent, OpportunityState
 from opportunities.services import actions
 from opportunities.services.actions import ActionRefused
 
-from .factories_queue import (
+from .factories import (
     ContractFactory,
     OpportunityFactory,
     add_line_opportunity,

@@ -9,7 +9,7 @@ from clients.models import ContractChange
 from opportunities.models import OpportunityState
 from opportunities.services.actions import ActionRefused, apply_opportunity
 
-from .factories_queue import raise_quantity_opportunity
+from .factories import raise_quantity_opportunity
 
 # Beat schedules and roles are there during the test and after its flush.
 pytestmark = pytest.mark.usefixtures("keep_reference_data")
@@ -53,13 +53,13 @@ def test_a_bulk_apply_on_several_connections_applies_each_item_once(finance, set
     from opportunities.models import BulkApply, BulkApplyItem
     from opportunities.services.bulk import run_bulk, start_bulk_apply
 
-    from .factories_queue import ContractFactory, ContractLineFactory, ProductFactory
+    from .factories import ContractFactory, ProductFactory, billed_line
 
     settings.BULK_APPLY_THREADS = 3
     product = ProductFactory()
     shared = ContractFactory()  # two items on one contract: their locks meet
-    lines = [ContractLineFactory(product=product) for _ in range(6)]
-    lines += [ContractLineFactory(contract=shared, product=product) for _ in range(2)]
+    lines = [billed_line(product=product) for _ in range(6)]
+    lines += [billed_line(contract=shared, product=product) for _ in range(2)]
     items = [raise_quantity_opportunity(line=line, source_key=f"product:{n}") for n, line in enumerate(lines)]
     bulk, _ = start_bulk_apply(opportunity_ids=[o.pk for o in items], idempotency_key="threads", actor=finance)
     run_bulk(bulk_id=bulk.pk)

@@ -8,12 +8,12 @@ import pytest
 from clients.dates import display_date, org_today
 from opportunities.models import Opportunity, OpportunityState, Severity
 
-from .factories_queue import (
+from .factories import (
     ClientFactory,
-    ContractLineFactory,
     OpportunityFactory,
     ProductFactory,
     add_line_opportunity,
+    billed_line,
     raise_quantity_opportunity,
 )
 
@@ -36,8 +36,8 @@ def items():
         "bolt": OpportunityFactory(
             client=bolt, severity=Severity.LOW, monthly_impact=Decimal("20.00"), description="Backup seats short"
         ),
-        "ready1": raise_quantity_opportunity(line=ContractLineFactory(product=product)),
-        "ready2": raise_quantity_opportunity(line=ContractLineFactory(product=product)),
+        "ready1": raise_quantity_opportunity(line=billed_line(product=product)),
+        "ready2": raise_quantity_opportunity(line=billed_line(product=product)),
         "other": add_line_opportunity(product=ProductFactory(name="Backup seat"), monthly_impact=Decimal("10.00")),
     }
 

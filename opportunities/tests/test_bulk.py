@@ -6,15 +6,16 @@ from unittest import mock
 import pytest
 
 from clients.models import ContractChange, ContractLine
+from opportunities import selectors
 from opportunities.models import BulkApply, BulkApplyItem, OpportunityState
 from opportunities.services import bulk
 from opportunities.services.actions import ActionRefused
 
-from .factories_queue import (
+from .factories import (
     ContractFactory,
-    ContractLineFactory,
     ProductFactory,
     add_line_opportunity,
+    billed_line,
     raise_quantity_opportunity,
 )
 
@@ -27,11 +28,11 @@ def product():
 
 
 def test_preview_keeps_same_action_and_product_and_says_why_not_for_others(product):
-    a = raise_quantity_opportunity(line=ContractLineFactory(product=product))
-    b = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    a = raise_quantity_opportunity(line=billed_line(product=product))
+    b = raise_quantity_opportunity(line=billed_line(product=product))
     other_product = raise_quantity_opportunity()
     other_action = add_line_opportunity(product=product)
-    snoozed = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    snoozed = raise_quantity_opportunity(line=billed_line(product=product))
     snoozed.state, snoozed.snoozed_until = OpportunityState.SNOOZED, "2999-01-01"
     snoozed.save()
     ids = [a.pk, b.pk, other_product.pk, other_action.pk, snoozed.pk]
@@ -51,7 +52,7 @@ def test_preview_groups_by_target_contract_with_totals(product):
     contract = ContractFactory()
     items = [
         raise_quantity_opportunity(
-            line=ContractLineFactory(contract=contract, product=product), to_quantity=12, source_key=f"product:{i}"
+            line=billed_line(contract=contract, product=product), to_quantity=12, source_key=f"product:{i}"
         )
         for i in range(2)
     ]
@@ -72,7 +73,7 @@ def _start(ids, key="k1", actor=None, capture=None):
 def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
     finance, product, django_capture_on_commit_callbacks, celery_eager
 ):
-    items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(3)]
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(3)]
     ContractLine.objects.filter(pk=items[1].plan_line_id).update(quantity=11)  # changed since detection
     with django_capture_on_commit_callbacks(execute=True):
         bulk_apply, created = _start([o.pk for o in items], actor=finance)
@@ -83,7 +84,7 @@ def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
     assert states == {items[0].pk: "applied", items[1].pk: "failed", items[2].pk: "applied"}
     failed = BulkApplyItem.objects.get(opportunity=items[1])
     assert "now 11, the plan expected 10" in failed.message
-    assert bulk.bulk_progress(bulk_apply) | {} == {
+    assert selectors.bulk_progress(bulk_apply) | {} == {
         "total": 3,
         "applied": 2,
         "failed": 1,
@@ -100,7 +101,7 @@ def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
 
 
 def test_an_unexpected_error_on_one_item_does_not_stop_the_others(finance, product):
-    items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(2)]
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
     bulk_apply, _ = _start([o.pk for o in items], actor=finance)
     real = bulk.apply_locked
 
@@ -116,7 +117,7 @@ def test_an_unexpected_error_on_one_item_does_not_stop_the_others(finance, produ
 
 
 def test_the_same_submission_twice_is_one_bulk_apply_and_applies_once(finance, product):
-    items = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(2)]
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
     ids = [o.pk for o in items]
     first, created1 = _start(ids, key="same", actor=finance)
     second, created2 = _start(ids, key="same", actor=finance)
@@ -131,7 +132,7 @@ def test_the_same_submission_twice_is_one_bulk_apply_and_applies_once(finance, p
 
 
 def test_a_second_bulk_with_the_same_items_applies_nothing_twice(finance, product):
-    item = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    item = raise_quantity_opportunity(line=billed_line(product=product))
     first, _ = _start([item.pk], key="a", actor=finance)
     bulk.run_bulk(bulk_id=first.pk)
     with pytest.raises(ActionRefused, match="None of the selected items"):
@@ -146,7 +147,7 @@ def test_start_refuses_a_missing_key(finance, product):
 
 
 def test_it_previews_many_contracts_in_one_query(product, django_assert_num_queries):
-    ids = [raise_quantity_opportunity(line=ContractLineFactory(product=product)).pk for _ in range(6)]
+    ids = [raise_quantity_opportunity(line=billed_line(product=product)).pk for _ in range(6)]
     # 1: the selected opportunities with their products, plan contracts (and clients) and lines.
     with django_assert_num_queries(1):
         preview = bulk.preview_bulk_apply(opportunity_ids=ids)
@@ -155,8 +156,8 @@ def test_it_previews_many_contracts_in_one_query(product, django_assert_num_quer
 
 
 def test_it_refuses_an_item_whose_plan_contract_is_gone_instead_of_failing(product):
-    kept = raise_quantity_opportunity(line=ContractLineFactory(product=product))
-    orphan = raise_quantity_opportunity(line=ContractLineFactory(product=product))
+    kept = raise_quantity_opportunity(line=billed_line(product=product))
+    orphan = raise_quantity_opportunity(line=billed_line(product=product))
     type(orphan).objects.filter(pk=orphan.pk).update(plan_contract=None)
     preview = bulk.preview_bulk_apply(opportunity_ids=[kept.pk, orphan.pk])
     assert [o.pk for o in preview.compatible] == [kept.pk]

@@ -77,11 +77,13 @@ def test_the_nightly_detection_is_scheduled_in_the_organisation_time_zone(settin
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("2", "30", settings.TIME_ZONE)
 
 
-def test_the_nightly_task_runs_detection_over_every_client():
+def test_the_nightly_task_runs_detection_over_every_client(celery_eager, django_capture_on_commit_callbacks):
     from opportunities.tasks import detect_nightly
 
     DeviceRuleFactory()
     DeviceFactory()
     DeviceFactory()
-    run = DetectionRun.objects.get(pk=detect_nightly.apply().get())
+    with django_capture_on_commit_callbacks(execute=True):  # its chunks are queued on commit
+        run = DetectionRun.objects.get(pk=detect_nightly.apply().get())
+    run.refresh_from_db()
     assert (run.trigger, run.status, run.clients_examined, run.created) == ("nightly", "succeeded", 2, 2)

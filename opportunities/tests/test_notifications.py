@@ -4,11 +4,12 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core import mail
 
+from opportunities import selectors
 from opportunities.models import Notification, OpportunityState, Severity
 from opportunities.services import notifications
 from opportunities.signals import detection_finished
 
-from .factories_queue import OpportunityFactory, detection_run
+from .factories import OpportunityFactory, detection_run
 
 pytestmark = pytest.mark.django_db
 
@@ -61,6 +62,6 @@ def test_unread_count_and_mark_read(people):
     high = OpportunityFactory(severity=Severity.HIGH)
     notifications.notify_new_high_severity(opportunity_ids=[high.pk])
     fran = people["finance"]
-    assert notifications.unread_count(fran) == 1
+    assert selectors.unread_count(fran) == 1
     notifications.mark_read(user=fran)
-    assert notifications.unread_count(fran) == 0
+    assert selectors.unread_count(fran) == 0

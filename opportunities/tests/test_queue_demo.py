@@ -7,7 +7,7 @@ import pytest
 from opportunities import demo
 from opportunities.models import Opportunity, OpportunityEvent
 
-from .factories_queue import OpportunityFactory
+from .factories import OpportunityFactory
 
 pytestmark = pytest.mark.django_db
 

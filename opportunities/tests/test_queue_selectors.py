@@ -9,11 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from opportunities import selectors
 from opportunities.models import Device, OpportunityKind, OpportunityState, Severity, Subscription
 
-from .factories_queue import (
+from .factories import (
     ClientFactory,
-    ContractLineFactory,
     OpportunityFactory,
     ProductFactory,
+    billed_line,
     raise_quantity_opportunity,
 )
 
@@ -47,7 +47,7 @@ def test_queue_order_is_severity_then_impact_then_client_name():
 
 def test_related_records_for_a_product_gap():
     product = ProductFactory()
-    line = ContractLineFactory(product=product)
+    line = billed_line(product=product)
     client = line.contract.client
     opp = raise_quantity_opportunity(line=line)
     Device.objects.create(

@@ -11,7 +11,7 @@ from django.urls import reverse
 from clients.dates import display_date, org_today
 from opportunities.models import OpportunityState, Severity
 
-from .factories_queue import ClientFactory, OpportunityFactory, detection_run, raise_quantity_opportunity
+from .factories import ClientFactory, OpportunityFactory, detection_run, raise_quantity_opportunity
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/missed-billing/"

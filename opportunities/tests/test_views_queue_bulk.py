@@ -6,11 +6,11 @@ from django.urls import reverse
 from opportunities.models import BulkApply, Notification, Severity
 from opportunities.services.notifications import notify_new_high_severity
 
-from .factories_queue import (
-    ContractLineFactory,
+from .factories import (
     OpportunityFactory,
     ProductFactory,
     add_line_opportunity,
+    billed_line,
     raise_quantity_opportunity,
 )
 
@@ -24,7 +24,7 @@ def texts(response):
 @pytest.fixture
 def ready_items():
     product = ProductFactory(name="Managed workstation")
-    same = [raise_quantity_opportunity(line=ContractLineFactory(product=product)) for _ in range(2)]
+    same = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
     other = add_line_opportunity(product=ProductFactory(name="Backup seat"))
     return same, other
 

@@ -7,12 +7,14 @@ from django.contrib.auth.decorators import permission_required
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from billingone.background import BackgroundUnavailableError
 from billingone.htmx import redirect_after_post, vary_on_htmx
 
-from ..models import BulkApply, BulkApplyItem
+from .. import selectors
 from ..services.actions import ActionRefused
-from ..services.bulk import bulk_progress, preview_bulk_apply, start_bulk_apply
+from ..services.bulk import preview_bulk_apply, resume_bulk_apply, start_bulk_apply
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
@@ -29,7 +31,7 @@ def bulk_preview(request) -> HttpResponse:
             bulk, created = start_bulk_apply(
                 opportunity_ids=ids, idempotency_key=request.POST.get("key", ""), actor=request.user
             )
-        except ActionRefused as exc:
+        except (ActionRefused, BackgroundUnavailableError) as exc:
             messages.error(request, str(exc))
             return HttpResponseRedirect(back)
         if not created:
@@ -47,17 +49,27 @@ def bulk_preview(request) -> HttpResponse:
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
 def bulk_progress_view(request, pk: int) -> HttpResponse:
-    bulk = BulkApply.objects.select_related("created_by", "product").filter(pk=pk).first()
+    bulk, items = selectors.bulk_for_page(pk)
     if bulk is None:
         raise Http404("No such bulk apply.")
-    items = (
-        BulkApplyItem.objects.filter(bulk=bulk)
-        .select_related("opportunity")
-        .only("id", "state", "message", "opportunity__id", "opportunity__client_name", "opportunity__description")
-        .order_by("id")
-    )
-    context = {"bulk": bulk, "items": items, "progress": bulk_progress(bulk)}
+    context = {"bulk": bulk, "items": items, "progress": selectors.bulk_progress(bulk)}
     template = "opportunities/bulk_progress.html#bulk-progress" if request.htmx else "opportunities/bulk_progress.html"
     response = render(request, template, context)
     vary_on_htmx(response)
     return response
+
+
+@require_POST
+@permission_required("opportunities.apply_opportunity", raise_exception=True)
+def bulk_resume(request, pk: int) -> HttpResponse:
+    """Resume a bulk apply whose worker stopped: only its waiting items run."""
+    bulk, _items = selectors.bulk_for_page(pk)
+    if bulk is None:
+        raise Http404("No such bulk apply.")
+    try:
+        resume_bulk_apply(bulk_id=bulk.pk)
+    except (ActionRefused, BackgroundUnavailableError) as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Resumed: the items still waiting are being applied.")
+    return redirect_after_post(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))

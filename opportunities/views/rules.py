@@ -2,21 +2,18 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.db.models import Count, Sum
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST, require_safe
 
 from clients.dates import org_today
 from clients.exports import csv_download
-from clients.models import ContractLine
 
 from .. import selectors
 from ..forms import MappingRuleForm, ThresholdsForm
-from ..models import DetectionSettings, MappingRule, RuleKind
+from ..models import DetectionSettings, MappingRule
 from ..services import rules as rule_services
 
-UNMAPPED_SHOWN = 50
 PREFILL = ("kind", "client", "device_type", "hostname_pattern", "vendor_sku", "note")
 
 
@@ -50,39 +47,11 @@ UNMAPPED_EXPORTS = {
 }
 
 
-def _unmapped():
-    devices = list(
-        selectors.unmapped_devices()
-        .values("client_id", "client__name", "device_type")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "client__name", "device_type")[:UNMAPPED_SHOWN]
-    )
-    subscriptions = list(
-        selectors.unmapped_subscriptions()
-        .values("client_id", "client__name", "vendor_sku", "product_name")
-        .annotate(seats=Sum("quantity"))
-        .order_by("-seats", "client__name", "vendor_sku")[:UNMAPPED_SHOWN]
-    )
-    return devices, subscriptions
-
-
 @permission_required("opportunities.change_mappingrule", raise_exception=True)
 def rule_list(request) -> HttpResponse:
-    rules = list(MappingRule.objects.select_related("client", "product", "from_product"))
-    counts = rule_services.rule_match_counts(rules)
-    migration_from = [r.from_product_id for r in rules if r.kind == RuleKind.MIGRATION]
-    lines = dict(
-        ContractLine.objects.in_force(org_today())
-        .filter(product_id__in=migration_from)
-        .values_list("product_id")
-        .annotate(n=Count("id"))
-        .order_by()
-    )
-    for rule in rules:
-        rule.matches = lines.get(rule.from_product_id, 0) if rule.kind == RuleKind.MIGRATION else counts[rule.pk]
-    unmapped_devices, unmapped_subscriptions = _unmapped()
+    unmapped_devices, unmapped_subscriptions = selectors.largest_unmapped_groups()
     context = {
-        "rules": rules,
+        "rules": selectors.rules_with_matches(),
         "unmapped_devices": unmapped_devices,
         "unmapped_subscriptions": unmapped_subscriptions,
         "thresholds": DetectionSettings.current(),

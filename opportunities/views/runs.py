@@ -2,22 +2,22 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
-from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from billingone.background import BackgroundUnavailableError
 from billingone.htmx import vary_on_htmx
 
-from ..models import DetectionRun
+from .. import selectors
+from ..services.detection import request_detection_run
 
 PAGE_SIZE = 25
 
 
 @permission_required("opportunities.view_detectionrun", raise_exception=True)
 def run_list(request) -> HttpResponse:
-    page = Paginator(DetectionRun.objects.select_related("triggered_by"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = selectors.run_history(request.GET.get("page"), per_page=PAGE_SIZE)
     template = "opportunities/runs_list.html#run-table" if request.htmx else "opportunities/runs_list.html"
     response = render(request, template, {"page": page})
     vary_on_htmx(response)
@@ -27,9 +27,13 @@ def run_list(request) -> HttpResponse:
 @require_POST
 @permission_required("opportunities.run_detection", raise_exception=True)
 def run_now(request) -> HttpResponse:
-    from ..tasks import detect_all
-
-    user_id = request.user.pk
-    transaction.on_commit(lambda: detect_all.delay(user_id=user_id))
-    messages.success(request, "Detection is running for every client; the run appears here when it finishes.")
+    try:
+        request_detection_run(actor=request.user)
+    except BackgroundUnavailableError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            "Detection is running for every client: its chunks are shared by the workers, and the run below says how far it got.",
+        )
     return redirect("opportunities:runs")

@@ -28,7 +28,18 @@ from .figures import billed, products_by_id, severity_for, wanted_figures
 from .reconcile import FIGURE_FIELDS, ROW_FIELDS, reconcile, transition
 from .sources import SourceCounts, count_devices, count_seats
 
-__all__ = ["CHUNK_SIZE", "FIGURE_FIELDS", "ROW_FIELDS", "Totals", "run_detection", "severity_for", "transition"]
+__all__ = [
+    "CHUNK_SIZE",
+    "FIGURE_FIELDS",
+    "ROW_FIELDS",
+    "Totals",
+    "request_detection_run",
+    "run_detection",
+    "run_detection_chunk",
+    "severity_for",
+    "start_detection_run",
+    "transition",
+]
 
 CHUNK_SIZE = 500
 ERROR_LENGTH = 2000
@@ -62,6 +73,14 @@ class Totals:
         fields = {"created", "updated", "resolved", "unchanged"}
         return {(name if name in fields else f"{name}_examined"): getattr(self, name) for name in COUNTED}
 
+    def as_json(self) -> dict:
+        """What a chunk keeps in the database until the last chunk closes the run."""
+        return {name: getattr(self, name) for name in (*COUNTED, "created_ids", "reopened_ids")}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Totals":
+        return cls(**{name: data[name] for name in (*COUNTED, "created_ids", "reopened_ids") if name in data})
+
 
 def run_detection(*, trigger: str, client_ids=None, actor=None, today: dt.date | None = None) -> DetectionRun:
     """Reconcile every client (or those in ``client_ids``) and record the run.
@@ -76,14 +95,8 @@ def run_detection(*, trigger: str, client_ids=None, actor=None, today: dt.date |
     )
     totals = Totals()
     try:
-        context = {
-            "run": run,
-            "rules": RuleBook(),
-            "products": products_by_id(Product.objects.all()),
-            "thresholds": DetectionSettings.current(),
-            "today": today or org_today(),
-        }
-        chunks = _chunks(client_ids)
+        context = chunk_context(run, today or org_today())
+        chunks = client_chunks(client_ids)
         jobs = [(_run_chunk, (chunk, context)) for chunk in chunks]
         for chunk_totals in run_side_by_side(jobs, threads=_threads(len(chunks))):
             totals.add(chunk_totals)
@@ -97,17 +110,36 @@ def run_detection(*, trigger: str, client_ids=None, actor=None, today: dt.date |
         )
         raise
     with transaction.atomic():
-        for name, value in totals.count_fields().items():
-            setattr(run, name, value)
-        run.status, run.finished_at, run.duration_ms = DetectionRun.Status.SUCCEEDED, timezone.now(), _ms_since(started)
-        run.save()
-        detection_finished.send(
-            sender=DetectionRun, run=run, created_ids=totals.created_ids, reopened_ids=totals.reopened_ids
-        )
+        close_run(run, totals, duration_ms=_ms_since(started))
     return run
 
 
-def _chunks(client_ids) -> list[list[int]]:
+def chunk_context(run: DetectionRun, today: dt.date) -> dict:
+    """What every chunk of a run judges by: the rules, products and thresholds, and the date."""
+    return {
+        "run": run,
+        "rules": RuleBook(),
+        "products": products_by_id(Product.objects.all()),
+        "thresholds": DetectionSettings.current(),
+        "today": today,
+    }
+
+
+def close_run(run: DetectionRun, totals: Totals, *, duration_ms: int, error: str = "") -> None:
+    """Record how the run ended (in the caller's transaction); a run that succeeded sends
+    ``detection_finished`` with the opportunities it created and reopened."""
+    for name, value in totals.count_fields().items():
+        setattr(run, name, value)
+    run.status = DetectionRun.Status.FAILED if error else DetectionRun.Status.SUCCEEDED
+    run.error, run.finished_at, run.duration_ms = clip(error, ERROR_LENGTH), timezone.now(), duration_ms
+    run.save()
+    if not error:
+        detection_finished.send(
+            sender=DetectionRun, run=run, created_ids=totals.created_ids, reopened_ids=totals.reopened_ids
+        )
+
+
+def client_chunks(client_ids) -> list[list[int]]:
     ids_qs = Client.objects.order_by("pk").values_list("pk", flat=True)
     if client_ids:
         ids_qs = ids_qs.filter(pk__in=client_ids)
@@ -124,11 +156,11 @@ def _threads(chunks: int) -> int:
 def _run_chunk(chunk, context) -> Totals:
     totals = Totals()
     with transaction.atomic():
-        _detect_chunk(chunk, totals=totals, **context)
+        detect_chunk(chunk, totals=totals, **context)
     return totals
 
 
-def _detect_chunk(chunk, *, run, rules, products, thresholds, today, totals) -> None:
+def detect_chunk(chunk, *, run, rules, products, thresholds, today, totals) -> None:
     # The chunk's clients, locked in pk order: two runs over the same clients take turns.
     clients = dict(Client.objects.select_for_update().filter(pk__in=chunk).order_by("pk").values_list("pk", "name"))
     totals.clients += len(clients)
@@ -143,3 +175,6 @@ def _detect_chunk(chunk, *, run, rules, products, thresholds, today, totals) -> 
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+from .fanout import request_detection_run, run_detection_chunk, start_detection_run  # noqa: E402

@@ -26,9 +26,11 @@ from .workflow import (
     create_import,
     discard_import,
     import_path,
-    progress_of,
+    request_commit,
     runs_in_background,
-    summary_counts,
+    schedule_commit,
+    schedule_validation,
+    upload_import,
     validate_import,
 )
 
@@ -43,8 +45,10 @@ __all__ = [
     "discard_import",
     "drop_stale_previews",
     "import_path",
-    "progress_of",
+    "request_commit",
     "runs_in_background",
-    "summary_counts",
+    "schedule_commit",
+    "schedule_validation",
+    "upload_import",
     "validate_import",
 ]

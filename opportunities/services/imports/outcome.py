@@ -31,10 +31,6 @@ class Outcome:
             self.errors.append({"line": line, "message": message})
 
 
-def progress_key(pk):
-    return f"opportunities:import-progress:{pk}"
-
-
 def report_progress(imp, fraction):
     # Not in the import's transaction (which nobody else can see until it commits).
-    cache.set(progress_key(imp.pk), max(0, min(99, int(fraction * 100))), PROGRESS_TTL)
+    cache.set(imp.progress_key, max(0, min(99, int(fraction * 100))), PROGRESS_TTL)

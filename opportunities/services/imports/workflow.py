@@ -8,13 +8,14 @@ from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from billingone.background import queue_on_commit, require_broker
 from billingone.text import clip
-from clients.models import ContractLine
 
-from ...models import Device, ImportSource, SourceImport, Subscription
+from ...models import ImportSource, SourceImport
+from ...tasks import detect_clients, process_import
 from . import postgres
 from .files import _open_checked
-from .outcome import PROGRESS_TTL, ImportRejectedError, Outcome, progress_key
+from .outcome import PROGRESS_TTL, ImportRejectedError, Outcome
 from .python_engine import _py_process
 from .specs import SPECS
 
@@ -50,6 +51,63 @@ def create_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
 
 def runs_in_background(imp: SourceImport) -> bool:
     return imp.file_size > BACKGROUND_BYTES
+
+
+def upload_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
+    """Keep an uploaded file and check it: at once when it is small, on a worker when it is large.
+
+    A large file is refused before anything is stored while no worker can be reached
+    (``BackgroundUnavailableError``), so no import waits for a check that will never run.
+    """
+    if uploaded_file.size > BACKGROUND_BYTES:
+        require_broker()
+    imp = create_import(source=source, uploaded_file=uploaded_file, actor=actor)
+    if runs_in_background(imp):
+        schedule_validation(imp)
+    else:
+        validate_import(imp=imp)
+    return imp
+
+
+def schedule_validation(imp: SourceImport) -> None:
+    """Queue the check of a large import on a worker once this transaction commits."""
+    require_broker()
+    pk = imp.pk
+
+    def not_queued(message):
+        SourceImport.objects.filter(pk=pk, status=SourceImport.Status.PENDING).update(
+            status=SourceImport.Status.FAILED, message=clip(f"The file was not checked: {message}", 500)
+        )
+
+    queue_on_commit(process_import, pk, "validate", on_failure=not_queued)
+
+
+def request_commit(*, imp: SourceImport, actor=None) -> SourceImport:
+    """Commit a checked import: at once when it is small; a large one is queued (``schedule_commit``)."""
+    if imp.status != SourceImport.Status.READY:
+        raise ImportRejectedError("Only a checked import without errors can be committed.")
+    if runs_in_background(imp):
+        schedule_commit(imp, actor=actor)
+        return imp
+    return commit_import(imp=imp, actor=actor)
+
+
+def schedule_commit(imp: SourceImport, *, actor=None) -> None:
+    """Mark a checked import as committing and queue its commit on a worker; refused at once
+    (nothing changed, still ready) while no worker can be reached."""
+    require_broker()
+    pk, user_id = imp.pk, getattr(actor, "pk", None)
+    SourceImport.objects.filter(pk=pk, status=SourceImport.Status.READY).update(
+        status=SourceImport.Status.COMMITTING, progress=0
+    )
+    imp.status, imp.progress = SourceImport.Status.COMMITTING, 0
+
+    def not_queued(message):  # back to where it was: still checked, still committable
+        SourceImport.objects.filter(pk=pk, status=SourceImport.Status.COMMITTING).update(
+            status=SourceImport.Status.READY, message=clip(f"Not committed: {message}", 500)
+        )
+
+    queue_on_commit(process_import, pk, "commit", user_id=user_id, on_failure=not_queued)
 
 
 def validate_import(*, imp: SourceImport) -> SourceImport:
@@ -162,10 +220,14 @@ def _committed(imp, outcome, actor, queue_detection):
     imp.committed_by = actor or imp.committed_by
     _finish(imp, outcome, SourceImport.Status.COMMITTED)
     if outcome.touched and queue_detection:
-        from ...tasks import detect_clients
-
         ids, pk = sorted(outcome.touched), imp.pk
-        transaction.on_commit(lambda: detect_clients.delay(ids, import_id=pk))
+
+        def not_queued(message):  # the import stands; only the follow-up detection is missing
+            SourceImport.objects.filter(pk=pk).update(
+                message=clip(f"Imported, but detection was not queued ({message}) Use “Run detection now”.", 500)
+            )
+
+        queue_on_commit(detect_clients, ids, import_id=pk, on_failure=not_queued)
     return imp
 
 
@@ -190,9 +252,14 @@ def _already_committed(imp):
 
 @transaction.atomic
 def discard_import(*, imp: SourceImport) -> SourceImport:
-    """Drop an import that was not committed (its record stays, as history)."""
+    """Drop an import that was not committed (its record stays, as history). A committed import, or
+    one being committed, is refused: discarding it would not undo anything."""
     locked = SourceImport.objects.select_for_update().get(pk=imp.pk)
-    if locked.status not in (SourceImport.Status.COMMITTED, SourceImport.Status.COMMITTING):
+    if locked.status == SourceImport.Status.COMMITTED:
+        raise ImportRejectedError("This import is committed; it can no longer be discarded.")
+    if locked.status == SourceImport.Status.COMMITTING:
+        raise ImportRejectedError("This import is being committed; it cannot be discarded now.")
+    if locked.status != SourceImport.Status.DISCARDED:
         locked.status = SourceImport.Status.DISCARDED
         locked.save(update_fields=["status"])
         if _swaps(locked):
@@ -209,11 +276,6 @@ def import_path(*, source: str, path: str, actor=None, queue_detection=True) -> 
     return commit_import(imp=imp, actor=actor, queue_detection=queue_detection)
 
 
-def progress_of(imp: SourceImport) -> int:
-    value = cache.get(progress_key(imp.pk))
-    return imp.progress if value is None else int(value)
-
-
 # --- Bookkeeping -----------------------------------------------------------------------------
 
 
@@ -223,7 +285,7 @@ def _set_status(imp, status):
     SourceImport.objects.filter(pk=imp.pk).exclude(status=SourceImport.Status.COMMITTED).update(
         status=status, progress=0
     )
-    cache.set(progress_key(imp.pk), 0, PROGRESS_TTL)
+    cache.set(imp.progress_key, 0, PROGRESS_TTL)
 
 
 def _finish(imp, outcome, status):
@@ -237,7 +299,7 @@ def _finish(imp, outcome, status):
     imp.touched_client_ids = sorted(outcome.touched)
     imp.message = clip(outcome.message, 500)
     imp.save()
-    cache.set(progress_key(imp.pk), 100, PROGRESS_TTL)
+    cache.set(imp.progress_key, 100, PROGRESS_TTL)
     return imp
 
 
@@ -273,21 +335,16 @@ def _process(imp, outcome, *, commit):
         _py_process(imp, spec, fh, delimiter, names, outcome, commit=commit)
 
 
-def summary_counts():
-    """How many items each source holds now (for the imports page)."""
-    return {
-        ImportSource.DEVICES: Device.objects.count(),
-        ImportSource.SUBSCRIPTIONS: Subscription.objects.count(),
-        ImportSource.CONTRACT_LINES: ContractLine.objects.exclude(external_id="").count(),
-    }
-
-
 __all__ = [
     "ImportRejectedError",
     "commit_import",
     "create_import",
     "discard_import",
     "import_path",
+    "request_commit",
     "runs_in_background",
+    "schedule_commit",
+    "schedule_validation",
+    "upload_import",
     "validate_import",
 ]

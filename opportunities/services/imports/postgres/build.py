@@ -6,7 +6,8 @@ from django.db import DataError, IntegrityError, connection, transaction
 from billingone.parallel import run_side_by_side
 
 from ....models import ImportSource, SourceImport
-from ...rules import RuleBook, rules_signature
+from ....selectors import rules_signature
+from ...rules import RuleBook
 from ..outcome import MAX_ERRORS_KEPT, ImportRejectedError, Outcome, report_progress
 from . import stage
 from .compare import _compare_and_index, _counts

@@ -7,7 +7,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ....models import SourceImport
-from ...rules import rules_signature
+from ....selectors import rules_signature
 from .stage import MODELS, ClientGoneError, StaleSnapshotError
 
 # --- Names ---------------------------------------------------------------------------------------
