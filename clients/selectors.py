@@ -53,6 +53,22 @@ def client_detail_contracts(client):
     )
 
 
+def client_page(client) -> dict:
+    """What the client page shows: its contracts (each with ``in_force`` and ``monthly_total``), the
+    monthly recurring revenue of those in force, and the latest service-status changes."""
+    today = org_today()
+    contracts = list(client_detail_contracts(client))
+    for contract in contracts:
+        contract.in_force = contract.is_in_force(today)
+        contract.monthly_total = sum((line.monthly_total for line in contract.lines.all()), ZERO)
+    return {
+        "client": client,
+        "contracts": contracts,
+        "mrr": sum((c.monthly_total for c in contracts if c.in_force), ZERO),
+        "status_changes": list(client.status_changes.select_related("actor")[:20]),
+    }
+
+
 def client_mrr(client, on=None):
     return ContractLine.objects.in_force(on).filter(contract__client=client).monthly_total()
 

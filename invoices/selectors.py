@@ -3,13 +3,13 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce
 
 from clients.dates import org_today
 from clients.money import ZERO
 
-from .models import BillingProfile, CollectionAction, Invoice, InvoiceStatus, Payment
+from .models import Allocation, BillingProfile, CollectionAction, Invoice, InvoiceStatus, Payment
 
 MONEY = DecimalField(max_digits=18, decimal_places=2)
 OUTSTANDING = ExpressionWrapper(F("total") - F("amount_paid"), output_field=MONEY)
@@ -111,4 +111,23 @@ def client_panel_context(client) -> dict:
         "collection_actions": CollectionAction.objects.filter(episode__client=client)
         .select_related("episode", "invoice")
         .order_by("-created_at", "-id")[:50],
+    }
+
+
+def invoice_page(pk: int) -> dict | None:
+    """An invoice with everything its page shows, in a fixed number of queries (``None``: no such invoice)."""
+    allocations = Allocation.objects.select_related("payment", "credit_invoice").order_by("id")
+    invoice = (
+        Invoice.objects.select_related("client", "settled_by")
+        .prefetch_related("lines", Prefetch("allocations", queryset=allocations), "status_changes")
+        .filter(pk=pk)
+        .first()
+    )
+    if invoice is None:
+        return None
+    return {
+        "invoice": invoice,
+        "credit_allocations": list(invoice.credit_allocations.select_related("invoice").order_by("id")),
+        "collection_actions": list(CollectionAction.objects.filter(invoice=invoice).order_by("-created_at", "-id")),
+        "absorbed": list(invoice.absorbed.order_by("issued_on", "number")),
     }

@@ -3,9 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
-from django.db.models import Prefetch
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.formats import date_format
@@ -13,13 +11,14 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from billingone.htmx import redirect_after_post, vary_on_htmx
+from billingone.htmx import redirect_after_post
+from billingone.lists import Listing, render_list
 from clients.dates import org_today
 
 from . import selectors, services
 from .filters import InvoiceFilter
 from .forms import PaymentForm
-from .models import Allocation, CollectionAction, Invoice
+from .models import Invoice
 
 PAGE_SIZE = 50
 
@@ -31,37 +30,31 @@ def _next_url(request):
     return None
 
 
+INVOICES = Listing(
+    url_name="invoices:list",
+    target="invoice-table",
+    noun="invoice",
+    plural="invoices",
+    placeholder="Search number or client",
+    rows="invoices/invoice_rows.html",
+    default_order=("-issued_on", "-number"),
+    per_page=PAGE_SIZE,
+)
+
+
 @permission_required("invoices.view_invoice", raise_exception=True)
 def invoice_list(request) -> HttpResponse:
     filterset = InvoiceFilter(request.GET, queryset=selectors.invoice_list())
-    if not filterset.is_valid():
-        return render(request, "invoices/invoice_list.html", {"filter": filterset, "invalid": True}, status=400)
-    qs = filterset.qs
-    if not request.GET.get("sort"):
-        qs = qs.order_by("-issued_on", "-number")
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
-    template = "invoices/invoice_list.html#invoice-table" if request.htmx else "invoices/invoice_list.html"
-    response = render(request, template, {"filter": filterset, "page": page})
-    vary_on_htmx(response)
-    return response
+    return render_list(request, INVOICES, filterset, template="invoices/invoice_list.html")
 
 
 @permission_required("invoices.view_invoice", raise_exception=True)
 def invoice_detail(request, pk: int) -> HttpResponse:
-    allocations = Allocation.objects.select_related("payment", "credit_invoice").order_by("id")
-    invoice = get_object_or_404(
-        Invoice.objects.select_related("client", "settled_by").prefetch_related(
-            "lines", Prefetch("allocations", queryset=allocations), "status_changes"
-        ),
-        pk=pk,
-    )
-    context = {
-        "invoice": invoice,
-        "credit_allocations": invoice.credit_allocations.select_related("invoice").order_by("id"),
-        "collection_actions": CollectionAction.objects.filter(invoice=invoice).order_by("-created_at", "-id"),
-        "absorbed": invoice.absorbed.order_by("issued_on", "number"),
-        "payment_form": PaymentForm(initial={"client": invoice.client_id, "received_on": org_today()}),
-    }
+    context = selectors.invoice_page(pk)
+    if context is None:
+        raise Http404("No such invoice.")
+    invoice = context["invoice"]
+    context["payment_form"] = PaymentForm(initial={"client": invoice.client_id, "received_on": org_today()})
     return render(request, "invoices/invoice_detail.html", context)
 
 

@@ -180,6 +180,20 @@ def test_the_invoice_page_shows_status_lines_allocations_and_history(finance_cli
     assert 'Overdue <span class="muted">(issued, as of' in page  # the history's first entry
 
 
+def test_the_invoice_page_runs_a_fixed_number_of_queries(finance_client, invoice, django_assert_num_queries):
+    post_payment(finance_client, invoice.client, amount="20.00")
+    finance_client.get(invoice.get_absolute_url())  # warm the session
+    # session, user, user permissions, group permissions; the invoice with its client and settling
+    # invoice; its lines, allocations (with payments and credits), status history; the credit it
+    # gave, its collection actions, the invoices it absorbed; the bell's count; the payment form's clients.
+    with django_assert_num_queries(13):
+        finance_client.get(invoice.get_absolute_url())
+    for n in range(3):
+        post_payment(finance_client, invoice.client, amount="1.00", reference=f"MORE-{n}")
+    with django_assert_num_queries(13):  # more payments, the same queries
+        finance_client.get(invoice.get_absolute_url())
+
+
 def test_the_client_page_shows_balance_credit_and_statement(viewer_client):
     client = client_in_class()
     billed(client, "100.00", on=ago(3))
