@@ -79,38 +79,36 @@ class RuleBook:
 
     def device_case(self, client_ids, alias="d"):
         """SQL (and params) for the id of the rule that maps each device, NULL when none does."""
-        whens, params = [], []
-        for rule in self._ordered(RuleKind.DEVICE, client_ids):
-            conds = []
-            if rule.client_id is not None:
-                conds.append(f"{alias}.client_id = %s")
-                params.append(rule.client_id)
-            if rule.device_type:
-                conds.append(f"{alias}.device_type = %s")
-                params.append(rule.device_type)
-            if rule.hostname_pattern:
-                conds.append(f"lower({alias}.hostname) LIKE %s ESCAPE '\\'")
-                params.append(like_pattern(rule.hostname_pattern))
-            if rule.not_seen_days is not None:
-                cutoff = self.now - dt.timedelta(days=rule.not_seen_days)
-                conds.append(f"({alias}.last_seen IS NULL OR {alias}.last_seen < %s)")
-                params.append(connection.ops.adapt_datetimefield_value(cutoff))
-            whens.append(f"WHEN {' AND '.join(conds) or '1 = 1'} THEN {int(rule.id)}")
-        return (f"(CASE {' '.join(whens)} END)" if whens else "CAST(NULL AS integer)"), params
+        return self._case(RuleKind.DEVICE, client_ids, alias, self._device_conditions)
 
     def sku_case(self, client_ids, alias="s"):
         """SQL (and params) for the id of the rule that maps each subscription, NULL when none does."""
+        return self._case(RuleKind.SUBSCRIPTION, client_ids, alias, self._sku_conditions)
+
+    def _case(self, kind, client_ids, alias, conditions):
+        """``CASE WHEN <the first rule that matches> THEN its id … END``, rules in priority order."""
         whens, params = [], []
-        for rule in self._ordered(RuleKind.SUBSCRIPTION, client_ids):
-            conds = []
-            if rule.client_id is not None:
-                conds.append(f"{alias}.client_id = %s")
-                params.append(rule.client_id)
-            if rule.vendor_sku:
-                conds.append(f"upper(trim({alias}.vendor_sku)) = %s")
-                params.append(rule.vendor_sku.strip().upper())
-            whens.append(f"WHEN {' AND '.join(conds) or '1 = 1'} THEN {int(rule.id)}")
+        for rule in self._ordered(kind, client_ids):
+            conds = [(f"{alias}.client_id = %s", rule.client_id)] if rule.client_id is not None else []
+            conds += conditions(rule, alias)
+            params += [value for _sql, value in conds]
+            whens.append(f"WHEN {' AND '.join(sql for sql, _value in conds) or '1 = 1'} THEN {int(rule.id)}")
         return (f"(CASE {' '.join(whens)} END)" if whens else "CAST(NULL AS integer)"), params
+
+    def _device_conditions(self, rule, alias) -> list[tuple[str, object]]:
+        conds = []
+        if rule.device_type:
+            conds.append((f"{alias}.device_type = %s", rule.device_type))
+        if rule.hostname_pattern:
+            conds.append((f"lower({alias}.hostname) LIKE %s ESCAPE '\\'", like_pattern(rule.hostname_pattern)))
+        if rule.not_seen_days is not None:
+            cutoff = connection.ops.adapt_datetimefield_value(self.now - dt.timedelta(days=rule.not_seen_days))
+            conds.append((f"({alias}.last_seen IS NULL OR {alias}.last_seen < %s)", cutoff))
+        return conds
+
+    @staticmethod
+    def _sku_conditions(rule, alias) -> list[tuple[str, object]]:
+        return [(f"upper(trim({alias}.vendor_sku)) = %s", rule.vendor_sku.strip().upper())] if rule.vendor_sku else []
 
     def migration_for(self, client_id, product_id) -> tuple[int, int] | None:
         """(rule id, replacement product id) for a product on this client's lines, or None."""

@@ -12,6 +12,8 @@ from django.db import connection
 
 from ...models import Device, MappingRule, Subscription, SubscriptionStatus
 
+DEVICES, SEATS = 0, 1  # the two places of ``SourceCounts.expected``
+
 
 @dataclass
 class SourceCounts:
@@ -21,10 +23,14 @@ class SourceCounts:
     expected: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
     unmapped: dict = field(default_factory=lambda: defaultdict(lambda: [0, ""]))
 
-    def add_unmapped(self, client_id, key: str, quantity: int, label: str) -> None:
-        entry = self.unmapped[(client_id, key)]
-        entry[0] += quantity
-        entry[1] = label
+    def add(self, client_id, product_id, slot: int, quantity: int, unmapped_key: str, label: str) -> None:
+        """Count ``quantity`` for the product a rule mapped to, or as unmapped under its key."""
+        if product_id is not None:
+            self.expected[(client_id, product_id)][slot] += quantity
+        else:
+            entry = self.unmapped[(client_id, unmapped_key)]
+            entry[0] += quantity
+            entry[1] = label
 
 
 def count_devices(ids, rules, counts: SourceCounts, totals) -> None:
@@ -42,12 +48,8 @@ def count_devices(ids, rules, counts: SourceCounts, totals) -> None:
             totals.devices += count
             product_id, excluded = rules.outcome_of(rule_id)
             stale = stale or (product_id, rule_id, excluded) != (cur_product, cur_rule, bool(cur_excluded))
-            if excluded:
-                continue
-            if product_id is not None:
-                counts.expected[(client_id, product_id)][0] += count
-            else:
-                counts.add_unmapped(client_id, f"device_type:{device_type}", count, device_type)
+            if not excluded:
+                counts.add(client_id, product_id, DEVICES, count, f"device_type:{device_type}", device_type)
     if stale:
         _remap(Device, ids, case, case_params, with_excluded=True, alias="d")
 
@@ -69,12 +71,8 @@ def count_seats(ids, rules, counts: SourceCounts, totals) -> None:
             totals.subscriptions += count
             product_id, excluded = rules.outcome_of(rule_id)
             stale = stale or (product_id, rule_id) != (cur_product, cur_rule)
-            if not seats or excluded:
-                continue
-            if product_id is not None:
-                counts.expected[(client_id, product_id)][1] += seats
-            else:
-                counts.add_unmapped(client_id, f"sku:{sku}", seats, name)
+            if seats and not excluded:
+                counts.add(client_id, product_id, SEATS, seats, f"sku:{sku}", name)
     if stale:
         _remap(Subscription, ids, case, case_params, with_excluded=False, alias="s")
 
