@@ -3,7 +3,7 @@
 from django.contrib import admin
 
 from .models import Client, Contract, ContractChange, ContractLine, Product, ServiceStatusChange
-from .services import record_contract_change, set_service_status
+from .services import record_contract_change, record_line_removed, record_line_saved, set_service_status
 
 
 @admin.register(Client)
@@ -67,25 +67,12 @@ class ContractAdmin(admin.ModelAdmin):
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
         for line in formset.deleted_objects:
-            record_contract_change(
-                contract=form.instance,
-                action=ContractChange.Action.LINE_REMOVED,
-                detail=f"Removed {line.quantity} × {line.product.sku} at {line.unit_price}",
-                actor=request.user,
-                source=ContractChange.Source.ADMIN,
-            )
+            record_line_removed(line, actor=request.user, source=ContractChange.Source.ADMIN)
             line.delete()
         for line in instances:
             is_new = line.pk is None
             line.save()
-            record_contract_change(
-                contract=form.instance,
-                line=line,
-                action=ContractChange.Action.LINE_ADDED if is_new else ContractChange.Action.LINE_CHANGED,
-                detail=f"{'Added' if is_new else 'Set'} {line.quantity} × {line.product.sku} at {line.unit_price}",
-                actor=request.user,
-                source=ContractChange.Source.ADMIN,
-            )
+            record_line_saved(line, added=is_new, actor=request.user, source=ContractChange.Source.ADMIN)
         formset.save_m2m()
 
 
@@ -99,23 +86,10 @@ class ContractLineAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        record_contract_change(
-            contract=obj.contract,
-            line=obj,
-            action=ContractChange.Action.LINE_CHANGED if change else ContractChange.Action.LINE_ADDED,
-            detail=f"Set {obj.quantity} × {obj.product.sku} at {obj.unit_price}",
-            actor=request.user,
-            source=ContractChange.Source.ADMIN,
-        )
+        record_line_saved(obj, added=not change, actor=request.user, source=ContractChange.Source.ADMIN)
 
     def delete_model(self, request, obj):
-        record_contract_change(
-            contract=obj.contract,
-            action=ContractChange.Action.LINE_REMOVED,
-            detail=f"Removed {obj.quantity} × {obj.product.sku} at {obj.unit_price}",
-            actor=request.user,
-            source=ContractChange.Source.ADMIN,
-        )
+        record_line_removed(obj, actor=request.user, source=ContractChange.Source.ADMIN)
         super().delete_model(request, obj)
 
 
