@@ -4,7 +4,6 @@ and contract lines everywhere: they are few and audited per line)."""
 import csv
 import datetime as dt
 import io
-import re
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
@@ -15,7 +14,7 @@ from clients.models import Contract, ContractChange, ContractLine, Product
 from ...models import Device, DeviceType, ImportSource, Subscription, SubscriptionStatus
 from .files import _client_lookup
 from .outcome import ImportRejectedError, report_progress
-from .specs import DEVICE_TYPE, PY_FIELDS, SUBSCRIPTION_STATUS
+from .specs import DEVICE_TYPE, LAST_SEEN, PY_FIELDS, QUANTITY, SUBSCRIPTION_STATUS
 
 
 def _parse_ts(text):
@@ -41,7 +40,7 @@ def _py_row(source, spec, get, resolve_client, lookups):
         product_id = lookups["products"].get(get("product_sku").upper())
         if product_id is None:
             raise ValueError(f'unknown product SKU "{get("product_sku")}"')
-        quantity = _int(get("quantity"))
+        quantity = QUANTITY.parse(get("quantity"))
         try:
             price = Decimal(get("unit_price").replace(",", "."))
         except InvalidOperation:
@@ -61,19 +60,13 @@ def _py_row(source, spec, get, resolve_client, lookups):
             try:
                 last_seen = _parse_ts(get("last_seen"))
             except ValueError:
-                raise ValueError(f'last seen "{get("last_seen")}" is not a date and time') from None
+                raise ValueError(LAST_SEEN.message(get("last_seen"))) from None
         return key, client_id, (client_id, get("hostname"), device_type, get("os"), last_seen)
-    quantity = _int(get("quantity"))
+    quantity = QUANTITY.parse(get("quantity"))
     status = get("status").lower() or SubscriptionStatus.ACTIVE
     if status not in SubscriptionStatus.values:
         raise ValueError(SUBSCRIPTION_STATUS.message(get("status")))
     return key, client_id, (client_id, get("vendor_sku"), get("product_name"), quantity, status, get("term"))
-
-
-def _int(text):
-    if not re.fullmatch(r"\d{1,9}", text):
-        raise ValueError(f'quantity "{text}" is not a whole number ≥ 0')
-    return int(text)
 
 
 def _existing(source):

@@ -26,8 +26,53 @@ class Choice:
         return f"""format('{self.label} "%%s" is not one of {", ".join(self.values)}', {column})"""
 
 
+@dataclass(frozen=True)
+class WholeNumber:
+    """A count (a quantity): digits only, at most ``digits`` of them; both engines match the same
+    pattern and say the same words."""
+
+    label: str
+    digits: int = 9
+
+    @property
+    def pattern(self) -> str:
+        return rf"^\d{{1,{self.digits}}}$"
+
+    def parse(self, raw: str) -> int:
+        if not re.fullmatch(self.pattern, raw):
+            raise ValueError(self.message(raw))
+        return int(raw)
+
+    def message(self, raw: str) -> str:
+        return f'{self.label} "{raw}" is not a whole number ≥ 0'
+
+    def sql_value(self, placeholder: str) -> str:
+        """The cell as an integer, NULL when it does not match: SQL for a ``str.format`` template in
+        which ``{placeholder}`` stands for the cell."""
+        pattern = self.pattern.replace("{", "{{").replace("}", "}}")
+        return f"CASE WHEN {{{placeholder}}} ~ '{pattern}' THEN ({{{placeholder}}})::integer END"
+
+    def sql_message(self, column: str) -> str:
+        return f"""format('{self.label} "%%s" is not a whole number ≥ 0', {column})"""
+
+
+@dataclass(frozen=True)
+class Timestamp:
+    """A date and time (ISO 8601, a space allowed before the time; UTC when it names no zone)."""
+
+    label: str
+
+    def message(self, raw: str) -> str:
+        return f'{self.label} "{raw}" is not a date and time'
+
+    def sql_message(self, column: str) -> str:
+        return f"""format('{self.label} "%%s" is not a date and time', {column})"""
+
+
 DEVICE_TYPE = Choice("device type", tuple(DeviceType.values))
 SUBSCRIPTION_STATUS = Choice("status", tuple(SubscriptionStatus.values))
+QUANTITY = WholeNumber("quantity")
+LAST_SEEN = Timestamp("last seen")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from django.db import connection, transaction
 
 from ....models import Device, ImportSource, Subscription
 from ..outcome import report_progress
-from ..specs import DEVICE_TYPE, SUBSCRIPTION_STATUS
+from ..specs import DEVICE_TYPE, LAST_SEEN, QUANTITY, SUBSCRIPTION_STATUS
 
 READ_CHUNK = 1024 * 1024  # bytes streamed at a time (and the unit the file is cut into shares by)
 MODELS = {ImportSource.DEVICES: Device, ImportSource.SUBSCRIPTIONS: Subscription}
@@ -25,7 +25,7 @@ _SQL = {
             WHEN c.device_type NOT IN ({DEVICE_TYPE.sql_values()})
                 THEN {DEVICE_TYPE.sql_message("c.device_type")}
             WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
-                THEN format('last seen "%%s" is not a date and time', c.last_seen_raw)
+                THEN {LAST_SEEN.sql_message("c.last_seen_raw")}
         """,
         # What the fast path checks besides the required cells: the new table's own constraints
         # refuse the rest (see _row_ok).
@@ -35,11 +35,13 @@ _SQL = {
         "columns": ("client_id", "vendor_sku", "product_name", "quantity", "status", "term"),
         "clean": """
             {k} AS key, {client} AS client_ref, {vendor_sku} AS vendor_sku, {product_name} AS product_name,
-            CASE WHEN {quantity} ~ '^\\d{{1,9}}$' THEN ({quantity})::integer END AS quantity, {quantity} AS quantity_raw,
+            """
+        + QUANTITY.sql_value("quantity")
+        + """ AS quantity, {quantity} AS quantity_raw,
             coalesce(nullif(lower({status}), ''), 'active') AS status, {term} AS term
         """,
         "checks": f"""
-            WHEN c.quantity IS NULL THEN format('quantity "%%s" is not a whole number ≥ 0', c.quantity_raw)
+            WHEN c.quantity IS NULL THEN {QUANTITY.sql_message("c.quantity_raw")}
             WHEN c.status NOT IN ({SUBSCRIPTION_STATUS.sql_values()})
                 THEN {SUBSCRIPTION_STATUS.sql_message("c.status")}
         """,
