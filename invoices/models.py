@@ -56,6 +56,10 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
+MAX_TERMS_DAYS = 365  # a year to pay is the longest terms anyone grants
+MAX_DAYS_OVERDUE = 3650  # a collection step ten years on would never be reached
+
+
 class CustomerClass(models.Model):
     """A class of customers: payment terms, collection threshold and collection schedule."""
 
@@ -73,6 +77,11 @@ class CustomerClass(models.Model):
                 condition=Q(collection_threshold__gte=0),
                 name="customer_class_threshold_not_negative",
                 violation_error_message="The collection threshold cannot be negative.",
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_terms_days__lte=MAX_TERMS_DAYS),
+                name="customer_class_terms_sane",
+                violation_error_message=f"Payment terms: at most {MAX_TERMS_DAYS} days.",
             ),
         ]
 
@@ -94,6 +103,11 @@ class CollectionStep(models.Model):
                 fields=["customer_class", "days_overdue", "action"],
                 name="collection_step_unique",
                 violation_error_message="This class already has that action on that day.",
+            ),
+            models.CheckConstraint(
+                condition=Q(days_overdue__gte=1, days_overdue__lte=MAX_DAYS_OVERDUE),
+                name="collection_step_days_sane",
+                violation_error_message=f"Days overdue: between 1 and {MAX_DAYS_OVERDUE:,}.",
             ),
             models.CheckConstraint(
                 condition=Q(action__in=StepAction.values),

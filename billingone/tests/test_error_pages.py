@@ -67,3 +67,25 @@ def test_a_form_error_keeps_its_own_message(finance_client):
     response = finance_client.get(reverse("invoices:list"), {"sort": "nonsense"})
     assert response.status_code == 400
     assert "This request could not be understood" not in _page(response)
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_an_ignore_reason_is_refused_and_changes_nothing(finance_client):
+    from opportunities.models import OpportunityState
+    from opportunities.tests.factories import OpportunityFactory
+
+    opp = OpportunityFactory()
+    response = finance_client.post(reverse("opportunities:ignore", args=[opp.pk]), {"reason": "dup\x00licate"})
+    assert response.status_code == 400
+    assert "cannot be stored" in response.content.decode() and "nothing was changed" in response.content.decode()
+    opp.refresh_from_db()
+    assert opp.state == OpportunityState.OPEN
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_a_bulk_apply_key_or_a_query_string_is_refused(finance_client):
+    from opportunities.models import BulkApply
+
+    response = finance_client.post(reverse("opportunities:bulk_preview"), {"ids": ["1"], "key": "k\x00"})
+    assert response.status_code == 400 and not BulkApply.objects.exists()
+    assert finance_client.get(reverse("opportunities:queue"), {"q": "acme\x00"}).status_code == 400

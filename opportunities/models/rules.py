@@ -11,6 +11,9 @@ from clients.money import MoneyField
 
 from .sources import DeviceType
 
+MAX_NOT_SEEN_DAYS = 3650  # ten years: a device unseen for longer is simply unseen
+MAX_PRIORITY = 1_000_000
+
 
 class RuleKind(models.TextChoices):
     DEVICE = "device", "Device → product"
@@ -80,6 +83,16 @@ class MappingRule(models.Model):
                 condition=Q(exclude=True) | Q(product__isnull=False),
                 name="rule_product_unless_exclusion",
                 violation_error_message="A rule that is not an exclusion needs a product.",
+            ),
+            models.CheckConstraint(
+                condition=Q(not_seen_days__isnull=True) | Q(not_seen_days__gte=1, not_seen_days__lte=MAX_NOT_SEEN_DAYS),
+                name="rule_not_seen_days_sane",
+                violation_error_message=f"Not seen for: between 1 and {MAX_NOT_SEEN_DAYS:,} days (ten years).",
+            ),
+            models.CheckConstraint(
+                condition=Q(priority__lte=MAX_PRIORITY),
+                name="rule_priority_sane",
+                violation_error_message=f"Priority: at most {MAX_PRIORITY:,}.",
             ),
             models.CheckConstraint(
                 condition=~Q(kind="migration") | (Q(from_product__isnull=False) & Q(exclude=False)),

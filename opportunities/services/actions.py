@@ -30,9 +30,16 @@ class ActionRefused(Exception):  # noqa: N818 - reads as what happened
     """The action cannot be done; the message says why, in words for the page."""
 
 
+SNOOZE_LONGEST = dt.timedelta(days=366)  # a snooze ends within a year: longer is what "ignore" is for
+
+
 def default_snooze_date() -> dt.date:
     """What the snooze form proposes: a week from the organisation's today."""
     return org_today() + dt.timedelta(days=7)
+
+
+def latest_snooze_date() -> dt.date:
+    return org_today() + SNOOZE_LONGEST
 
 
 def _lock(pk: int) -> Opportunity:
@@ -58,6 +65,10 @@ def snooze_opportunity(*, opportunity: Opportunity, until: dt.date, actor=None) 
     """Hide the item until ``until`` (a date after the organisation's today)."""
     if until is None or until <= org_today():
         raise ActionRefused("Choose a date in the future to snooze until.")
+    if until > latest_snooze_date():
+        raise ActionRefused(
+            f"Snooze for at most a year (until {display_date(latest_snooze_date())}); to drop the item for good, ignore it."
+        )
     opp = _lock(opportunity.pk)
     _check_actionable(opp, "snoozed")
     from_state = opp.state

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..models import MappingRule, RuleKind
+from ..models.rules import MAX_NOT_SEEN_DAYS
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ class RuleBook:
         if rule.hostname_pattern:
             conds.append((f"lower({alias}.hostname) LIKE %s ESCAPE '\\'", like_pattern(rule.hostname_pattern)))
         if rule.not_seen_days is not None:
-            cutoff = connection.ops.adapt_datetimefield_value(self.now - dt.timedelta(days=rule.not_seen_days))
+            # A stored rule never breaks a run: the database refuses more than MAX_NOT_SEEN_DAYS, and a
+            # row written before that rule existed is read as MAX_NOT_SEEN_DAYS.
+            days = min(rule.not_seen_days, MAX_NOT_SEEN_DAYS)
+            cutoff = connection.ops.adapt_datetimefield_value(self.now - dt.timedelta(days=days))
             conds.append((f"({alias}.last_seen IS NULL OR {alias}.last_seen < %s)", cutoff))
         return conds
 

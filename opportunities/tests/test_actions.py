@@ -46,6 +46,17 @@ def test_snooze_refuses_today_or_the_past_and_changes_nothing(finance, days):
     assert opp.state == OpportunityState.OPEN and not opp.events.exists()
 
 
+@pytest.mark.parametrize("days", [367, None])
+def test_snooze_refuses_more_than_a_year_and_changes_nothing(finance, days):
+    until = org_today() + dt.timedelta(days=days) if days else dt.date(9999, 12, 31)
+    opp = OpportunityFactory()
+    with pytest.raises(ActionRefused, match="at most a year"):
+        actions.snooze_opportunity(opportunity=opp, until=until, actor=finance)
+    opp.refresh_from_db()
+    assert opp.state == OpportunityState.OPEN and not opp.events.exists()
+    actions.snooze_opportunity(opportunity=opp, until=actions.latest_snooze_date(), actor=finance)  # a year is fine
+
+
 def test_default_snooze_is_a_week_ahead():
     assert actions.default_snooze_date() == org_today() + dt.timedelta(days=7)
 

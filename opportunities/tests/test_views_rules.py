@@ -1,6 +1,7 @@
 """Mapping rules, thresholds and detection-run pages: who may see and do what, and what they show."""
 
 import csv
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -76,6 +77,32 @@ def test_an_admin_creates_a_rule_and_bad_input_is_refused_with_a_message(admin_c
     assert response.status_code == 302
     rule = MappingRule.objects.get()
     assert (rule.vendor_sku, rule.product, rule.created_by) == ("CFQ7", product, admin_user)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("not_seen_days", 800000, "between 1 and 3,650 days"), ("priority", 10**9, "Priority: at most 1,000,000")],
+)
+def test_a_rule_with_an_absurd_number_is_refused_and_detection_keeps_working(admin_client_, field, value, message):
+    product = ProductFactory()
+    data = {"kind": "device", "device_type": "workstation", "priority": 100, "product": product.pk, "active": "on"}
+    response = admin_client_.post(reverse("opportunities:rule_create"), data | {field: value})
+    assert message in response.content.decode()
+    assert not MappingRule.objects.exists()
+    DeviceFactory()
+    assert run_detection(trigger=DetectionRun.Trigger.COMMAND).status == "succeeded"
+
+
+def test_detection_reads_a_rule_stored_before_the_bounds_as_the_longest_window():
+    from django.utils import timezone
+
+    from opportunities.services.rules import RuleBook
+
+    rule = DeviceRuleFactory(not_seen_days=30)
+    book = RuleBook()
+    book.by_id[rule.pk] = dataclasses.replace(book.by_id[rule.pk], not_seen_days=800000)  # an older database's row
+    sql, params = book.device_case([rule.client_id])
+    assert "last_seen" in sql and params[-1] < timezone.now()
 
 
 def test_an_admin_edits_and_deletes_a_rule_delete_is_post_only(admin_client_):

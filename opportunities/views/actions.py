@@ -33,6 +33,7 @@ def _detail_context(request, opp, **extra) -> dict:
         "events": selectors.history(opp),
         "default_snooze": actions.default_snooze_date(),
         "min_snooze": org_today() + dt.timedelta(days=1),
+        "max_snooze": actions.latest_snooze_date(),
         "actionable": opp.state in actions.ACTIONABLE,
         **extra,
     }
