@@ -117,6 +117,22 @@ def test_an_impossible_calendar_date_is_a_row_error_not_a_crash(acme):
     assert not Device.objects.exists()
 
 
+def test_a_last_seen_outside_the_window_is_a_row_error_with_its_line(acme):
+    content = (
+        DEVICES_HEADER
+        + "d-1,RMM-1,WS-1,server,,2026-11-20T09:00:00Z\r\n"
+        + "d-2,RMM-1,WS-2,server,,9999-12-31T23:59:59-12:00\r\n"
+        + "d-3,RMM-1,WS-3,server,,0001-01-01T00:00:00+14:00\r\n"
+    )
+    imp = commit_import(imp=upload("devices", content))
+    assert imp.status == SourceImport.Status.INVALID
+    assert [(e["line"], e["message"]) for e in imp.errors] == [
+        (3, 'last seen "9999-12-31T23:59:59-12:00" is not between 1 Jan 1990 and tomorrow'),
+        (4, 'last seen "0001-01-01T00:00:00+14:00" is not between 1 Jan 1990 and tomorrow'),
+    ]
+    assert not Device.objects.exists()
+
+
 def test_a_bad_quantity_in_a_subscription_file_is_reported(acme):
     content = "subscription_id,client,vendor_sku,product_name,quantity,status\ns-1,PAX-1,SKU1,Thing,ten,active\n"
     imp = validate_import(imp=upload("subscriptions", content))

@@ -20,6 +20,9 @@ BAD_DEVICES = (
     "D-4,RMM-1,,server,Linux,\r\n"  # a required cell missing
     "D-5,NOBODY,ws-05,server,Linux,\r\n"  # an unknown client
     f"D-6,RMM-1,{'h' * 256},server,Linux,\r\n"  # longer than the column
+    "D-7,RMM-1,ws-07,server,Linux,9999-12-31T23:59:59-12:00\r\n"  # the year 10000 in UTC
+    "D-8,RMM-1,ws-08,server,Linux,0001-01-01T00:00:00+14:00\r\n"  # 1 BC in UTC
+    "D-9,RMM-1,ws-09,server,Linux,1989-12-31\r\n"  # before the window
 )
 BAD_SUBSCRIPTIONS = (
     "subscription_id,client,vendor_sku,product_name,quantity,status,term\r\n"

@@ -61,6 +61,7 @@ def _py_row(source, spec, get, resolve_client, lookups):
                 last_seen = _parse_ts(get("last_seen"))
             except ValueError:
                 raise ValueError(LAST_SEEN.message(get("last_seen"))) from None
+            LAST_SEEN.check_window(last_seen, get("last_seen"))
         return key, client_id, (client_id, get("hostname"), device_type, get("os"), last_seen)
     quantity = QUANTITY.parse(get("quantity"))
     status = get("status").lower() or SubscriptionStatus.ACTIVE

@@ -1,7 +1,10 @@
 """What each source's file holds: its columns (required, optional, lengths) and header aliases."""
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
+
+from django.utils import timezone
 
 from ...models import DeviceType, ImportSource, SubscriptionStatus
 
@@ -58,15 +61,33 @@ class WholeNumber:
 
 @dataclass(frozen=True)
 class Timestamp:
-    """A date and time (ISO 8601, a space allowed before the time; UTC when it names no zone)."""
+    """A date and time (ISO 8601, a space allowed before the time; UTC when it names no zone),
+    between ``EARLIEST`` and a day after now (a clock a little ahead is not an error; a device
+    last seen in the year 9999 or 1 BC is a broken export)."""
 
     label: str
+    EARLIEST = "1990-01-01T00:00:00+00:00"
+    WINDOW = "between 1 Jan 1990 and tomorrow"
 
     def message(self, raw: str) -> str:
         return f'{self.label} "{raw}" is not a date and time'
 
     def sql_message(self, column: str) -> str:
         return f"""format('{self.label} "%%s" is not a date and time', {column})"""
+
+    def check_window(self, value: dt.datetime, raw: str) -> dt.datetime:
+        if not dt.datetime.fromisoformat(self.EARLIEST) <= value <= timezone.now() + dt.timedelta(days=1):
+            raise ValueError(self.window_message(raw))
+        return value
+
+    def window_message(self, raw: str) -> str:
+        return f'{self.label} "{raw}" is not {self.WINDOW}'
+
+    def sql_in_window(self, column: str) -> str:
+        return f"{column} BETWEEN '{self.EARLIEST}'::timestamptz AND now() + interval '1 day'"
+
+    def sql_window_message(self, column: str) -> str:
+        return f"""format('{self.label} "%%s" is not {self.WINDOW}', {column})"""
 
 
 DEVICE_TYPE = Choice("device type", tuple(DeviceType.values))

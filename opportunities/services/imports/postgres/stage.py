@@ -26,10 +26,12 @@ _SQL = {
                 THEN {DEVICE_TYPE.sql_message("c.device_type")}
             WHEN c.last_seen_raw <> '' AND c.last_seen IS NULL
                 THEN {LAST_SEEN.sql_message("c.last_seen_raw")}
+            WHEN c.last_seen IS NOT NULL AND NOT ({LAST_SEEN.sql_in_window("c.last_seen")})
+                THEN {LAST_SEEN.sql_window_message("c.last_seen_raw")}
         """,
         # What the fast path checks besides the required cells: the new table's own constraints
         # refuse the rest (see _row_ok).
-        "fast_checks": "(c.last_seen IS NOT NULL OR c.last_seen_raw = '')",
+        "fast_checks": f"""(c.last_seen_raw = '' OR {LAST_SEEN.sql_in_window("c.last_seen")})""",
     },
     ImportSource.SUBSCRIPTIONS: {
         "columns": ("client_id", "vendor_sku", "product_name", "quantity", "status", "term"),
