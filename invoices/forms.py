@@ -3,7 +3,6 @@
 from django import forms
 
 from clients.models import Client
-from clients.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
 
 from .models import PaymentMethod
 
@@ -16,9 +15,17 @@ class PaymentForm(forms.Form):
         queryset=Client.objects.only("pk", "name").order_by("name"),
         error_messages={"invalid_choice": "Unknown client: choose one from the list."},
     )
-    amount = forms.DecimalField(max_digits=MONEY_MAX_DIGITS, decimal_places=MONEY_DECIMAL_PLACES)
+    amount = forms.CharField(max_length=32, help_text="e.g. 125.50")  # read by the service: plain digits only
     received_on = forms.DateField(
         label="Received on", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
     reference = forms.CharField(max_length=100, help_text="The bank or card reference; unique per client.")
     method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
+    backdated_confirmed = forms.BooleanField(
+        required=False, label="Yes, it was received on that date", widget=forms.CheckboxInput
+    )
+
+    def __init__(self, *args, ask_backdated=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not ask_backdated:  # asked only once the service has said the date is far back
+            self.fields["backdated_confirmed"].widget = forms.HiddenInput()

@@ -72,10 +72,10 @@ def record_payment(request) -> HttpResponse:
                     reference=data["reference"],
                     method=data["method"],
                     recorded_by=request.user,
+                    backdated_confirmed=data["backdated_confirmed"],
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                form = _with_service_errors(request, exc)
             else:
                 if not created:  # the same payment entered twice: it stands once, and we say where
                     messages.info(request, _already_recorded(payment))
@@ -93,6 +93,17 @@ def record_payment(request) -> HttpResponse:
         form = PaymentForm(initial={"client": request.GET.get("client"), "received_on": org_today()})
         status = 200
     return render(request, "invoices/payment_form.html", {"form": form}, status=status)
+
+
+def _with_service_errors(request, exc: ValidationError) -> PaymentForm:
+    """The form again, with the service's messages on its fields (and the back-dating box when the
+    service asks for it)."""
+    asks = any(e.code == services.NEEDS_CONFIRMATION for e in exc.error_dict.get("received_on", []))
+    form = PaymentForm(request.POST, ask_backdated=asks)
+    form.is_valid()
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+    return form
 
 
 def _payment_url(payment) -> str:

@@ -11,7 +11,14 @@ from .collections import LIFTED, run_collections
 from .common import lock_client, parse_money
 from .email import resend_invoice, send_invoice_email
 from .issuing import DEFAULT_TERMS_DAYS, assign_customer_class, issue_invoice
-from .payments import ALLOCATE_PAYMENT_SQL, allocate, receive_payment, record_payment, validate_payment
+from .payments import (
+    ALLOCATE_PAYMENT_SQL,
+    NEEDS_CONFIRMATION,
+    allocate,
+    receive_payment,
+    record_payment,
+    validate_payment,
+)
 from .recalculation import CHUNK_CLIENTS, client_chunks, recalculate_chunk, recalculate_statuses
 from .statuses import STATUS_CASE, apply_statuses, refresh_statuses
 
@@ -20,6 +27,7 @@ __all__ = [
     "CHUNK_CLIENTS",
     "DEFAULT_TERMS_DAYS",
     "LIFTED",
+    "NEEDS_CONFIRMATION",
     "STATUS_CASE",
     "allocate",
     "apply_statuses",

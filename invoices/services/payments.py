@@ -8,7 +8,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 from clients.models import Client
 
 from ..models import (
@@ -22,7 +22,7 @@ from ..models import (
     StatusChangeSource,
 )
 from .collections import close_episode_if_clear
-from .common import lock_client, parse_money
+from .common import lock_client, parse_plain_amount
 from .statuses import refresh_statuses
 
 log = logging.getLogger(__name__)
@@ -45,16 +45,34 @@ def record_payment(
     return receive_payment(client, recorded_by=recorded_by, **fields)[0]
 
 
-def validate_payment(*, amount, received_on: dt.date, reference: str, method: str):
+BACKDATED_AFTER = dt.timedelta(days=90)  # older than this: the console asks "really received then?"
+OLDEST = dt.timedelta(days=5 * 365)  # older than this is a typo (or a payment for another system)
+NEEDS_CONFIRMATION = "needs_confirmation"  # the ValidationError code the console answers with a checkbox
+
+
+def validate_payment(*, amount, received_on: dt.date, reference: str, method: str, backdated_confirmed=True):
     """The rules of a payment, in one place: returns (amount as Decimal, reference stripped) or
-    raises ``ValidationError`` with a message per field (which the console's form shows)."""
-    amount = parse_money(amount, field="amount")
+    raises ``ValidationError`` with a message per field (which the console's form shows).
+
+    A payment dated more than 90 days back needs ``backdated_confirmed`` (the console asks; a
+    program recording a bank file has checked its dates); one more than five years back is refused.
+    """
+    amount = parse_plain_amount(amount, field="amount")
     reference = (reference or "").strip()
+    today = org_today()
     errors = {}
     if amount <= 0:
         errors["amount"] = PAYMENT_NOT_POSITIVE
-    if received_on > org_today():
+    if received_on > today:
         errors["received_on"] = "A payment cannot be received in the future."
+    elif received_on < today - OLDEST:
+        errors["received_on"] = f"A payment cannot be dated before {display_date(today - OLDEST)} (five years back)."
+    elif received_on < today - BACKDATED_AFTER and not backdated_confirmed:
+        days = (today - received_on).days
+        errors["received_on"] = ValidationError(
+            f"This payment is dated {days} days ago. If it really was received then, tick the box below and record it again.",
+            code=NEEDS_CONFIRMATION,
+        )
     if not reference:
         errors["reference"] = "Give the payment's external reference."
     if method not in PaymentMethod.values:
@@ -66,11 +84,19 @@ def validate_payment(*, amount, received_on: dt.date, reference: str, method: st
 
 @transaction.atomic
 def receive_payment(
-    client, *, amount, received_on: dt.date, reference: str, method: str = PaymentMethod.OTHER, recorded_by=None
+    client,
+    *,
+    amount,
+    received_on: dt.date,
+    reference: str,
+    method: str = PaymentMethod.OTHER,
+    recorded_by=None,
+    backdated_confirmed=True,
 ) -> tuple[Payment, bool]:
     """``record_payment``, saying whether the payment is new: ``(payment, False)`` when the client
     already has a payment with this reference (the console then says "already recorded")."""
-    amount, reference = validate_payment(amount=amount, received_on=received_on, reference=reference, method=method)
+    checks = dict(amount=amount, received_on=received_on, reference=reference, method=method)
+    amount, reference = validate_payment(**checks, backdated_confirmed=backdated_confirmed)
     fields = dict(amount=amount, received_on=received_on, method=method, reference=reference, recorded_by=recorded_by)
     # After every allocation either no invoice is open or no credit is left, so the
     # new payment is the only credit that can pay the open invoices now.

@@ -91,6 +91,38 @@ def test_bad_payments_get_a_clear_message_and_change_nothing(finance_client, inv
     assert invoice.amount_paid == 0 and invoice.status == "overdue"
 
 
+@pytest.mark.parametrize("amount", ["1e10", "١٢٠", "12.345", "NaN", "12,34,5", "Infinity"])
+def test_only_plain_amounts_are_read(finance_client, invoice, amount):
+    response = post_payment(finance_client, invoice.client, amount=amount)
+    assert response.status_code == 400
+    assert "Enter an amount such as 125.50" in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+@pytest.mark.parametrize("received_on", ["0001-01-01", "2000-01-01"])
+def test_a_payment_dated_years_back_is_refused(finance_client, invoice, received_on):
+    response = post_payment(finance_client, invoice.client, received_on=received_on)
+    assert response.status_code == 400 and "(five years back)" in response.content.decode()
+    assert not Payment.objects.exists()
+
+
+def test_a_payment_dated_over_ninety_days_back_asks_first_then_is_recorded(finance_client, invoice):
+    back = ago(120).isoformat()
+    response = post_payment(finance_client, invoice.client, received_on=back)
+    page = response.content.decode()
+    assert response.status_code == 400 and "dated 120 days ago" in page
+    assert 'type="checkbox" name="backdated_confirmed"' in page and "Yes, it was received on that date" in page
+    assert not Payment.objects.exists()
+    response = post_payment(finance_client, invoice.client, received_on=back, backdated_confirmed="on")
+    assert response.status_code == 302
+    assert Payment.objects.get().received_on.isoformat() == back
+
+
+def test_the_form_does_not_ask_about_the_date_before_it_is_far_back(finance_client, invoice):
+    page = finance_client.get(NEW_PAYMENT).content.decode()
+    assert 'type="hidden" name="backdated_confirmed"' in page and "Yes, it was received" not in page
+
+
 def test_a_payment_entered_twice_says_already_recorded_and_links_to_it(finance_client, invoice):
     first = Payment.objects.create(client=invoice.client, amount=D("1.00"), received_on=ago(0), reference="DUP")
     response = post_payment(finance_client, invoice.client, reference="DUP")
