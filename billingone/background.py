@@ -9,6 +9,7 @@ fails right then, calls the service's ``on_failure`` so the record is marked as 
 """
 
 import logging
+import threading
 import time
 
 from django.conf import settings
@@ -81,3 +82,55 @@ def queue_on_commit(task, *args, on_failure=None, **kwargs) -> None:
                 on_failure(UNAVAILABLE)
 
     transaction.on_commit(send)
+
+
+WORK_LEASE_SECONDS = 120  # work whose heartbeat is older than this has stopped (well under the broker's 1 h)
+HEARTBEAT_EVERY = 15.0
+
+
+class Heartbeat:
+    """While long work runs, stamp ``heartbeat_at`` on its record every few seconds, from a thread
+    with its own database connection (so the stamp is seen at once, outside the work's transaction).
+    A record whose stamp is older than ``WORK_LEASE_SECONDS`` belongs to work that died: the pages
+    show it as interrupted and let the user resume or discard it.
+    """
+
+    def __init__(self, model, pk, *, every: float = HEARTBEAT_EVERY):
+        self.model, self.pk, self.every = model, pk, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{model.__name__}-{pk}", daemon=True)
+
+    def __enter__(self):
+        self.beat()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
+
+    def beat(self) -> None:
+        from django.utils import timezone
+
+        self.model.objects.filter(pk=self.pk).update(heartbeat_at=timezone.now())
+
+    def _run(self) -> None:
+        from django.db import DatabaseError, connection
+
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    self.beat()
+                except DatabaseError as exc:  # SQLite busy with the work's own write: try again later
+                    log.debug("heartbeat of %s #%s skipped: %s", self.model.__name__, self.pk, exc)
+        finally:
+            connection.close()
+
+
+def lease_expired(heartbeat_at, *fallbacks) -> bool:
+    """Has work that last beat at ``heartbeat_at`` (or, never having beaten, started at the first
+    of ``fallbacks`` that is set) stopped?"""
+    from django.utils import timezone
+
+    last = heartbeat_at or next((value for value in fallbacks if value), None)
+    return last is not None and (timezone.now() - last).total_seconds() > settings.WORK_LEASE_SECONDS

@@ -240,6 +240,9 @@ else:
         "store_processed": False,
     }
     CELERY_RESULT_BACKEND = None
+# Long work (an import's check or commit, a bulk apply) stamps a heartbeat every 15 s; one silent for
+# this long has stopped and can be resumed or discarded (far sooner than the broker's redelivery).
+WORK_LEASE_SECONDS = env.int("WORK_LEASE_SECONDS", default=120)
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -31,6 +31,7 @@ urlpatterns = [
     path("imports/upload/", import_views.import_upload, name="import_upload"),
     path("imports/<int:pk>/", import_views.import_detail, name="import_detail"),
     path("imports/<int:pk>/commit/", import_views.import_commit, name="import_commit"),
+    path("imports/<int:pk>/resume/", import_views.import_resume, name="import_resume"),
     path("imports/<int:pk>/discard/", import_views.import_discard, name="import_discard"),
     path("runs/", run_views.run_list, name="runs"),
     path("runs/start/", run_views.run_now, name="run_detection"),

@@ -64,6 +64,7 @@ ACCESS = {
     ),
     "opportunities:import_commit": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["import"].pk}),
     "opportunities:import_discard": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["import"].pk}),
+    "opportunities:import_resume": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["import"].pk}),
     "opportunities:runs": Access(READ),
     "opportunities:run_detection": Access(POST_ONLY, post_only=True),
     "opportunities:notification_open": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": 1}),

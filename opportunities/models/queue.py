@@ -4,8 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
-from django.utils import timezone
 
+from billingone.background import lease_expired
 from clients.models import Client, Contract, ContractLine, Product
 from clients.money import MoneyField
 
@@ -192,9 +192,6 @@ class BulkApplyStatus(models.TextChoices):
     FINISHED = "finished", "Finished"
 
 
-BULK_LEASE_SECONDS = 120  # a running bulk apply whose worker has not reported for this long has stopped
-
-
 class BulkApply(models.Model):
     """One confirmed bulk apply: the items it covers, who asked, and how far it got."""
 
@@ -236,10 +233,7 @@ class BulkApply(models.Model):
         """Interrupted, or running with a worker that stopped reporting: it can be resumed."""
         if self.status == BulkApplyStatus.INTERRUPTED:
             return True
-        if self.status != BulkApplyStatus.RUNNING:
-            return False
-        last = self.heartbeat_at or self.started_at or self.created_at
-        return (timezone.now() - last).total_seconds() > BULK_LEASE_SECONDS
+        return self.status == BulkApplyStatus.RUNNING and lease_expired(self.heartbeat_at, self.started_at)
 
 
 class BulkItemState(models.TextChoices):

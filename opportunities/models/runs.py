@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from billingone.background import lease_expired
+
 
 class DetectionRun(models.Model):
     """One reconciliation run: when, how long, what it examined and what it changed."""
@@ -115,6 +117,9 @@ class SourceImport(models.Model):
     )
     committed_at = models.DateTimeField(null=True, blank=True)
     progress = models.PositiveSmallIntegerField(default=0, help_text="0–100, for the progress bar.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the check or commit last reported; long silence means it stopped."
+    )
     rows_total = models.PositiveIntegerField(default=0)
     count_new = models.PositiveIntegerField(default=0)
     count_changed = models.PositiveIntegerField(default=0)
@@ -165,6 +170,13 @@ class SourceImport(models.Model):
     @property
     def is_busy(self) -> bool:
         return self.status in (self.Status.PENDING, self.Status.VALIDATING, self.Status.COMMITTING)
+
+    @property
+    def stopped(self) -> bool:
+        """Being checked or committed, by work that stopped beating (a killed worker or web process):
+        the page offers to resume or discard it."""
+        busy = self.status in (self.Status.VALIDATING, self.Status.COMMITTING)
+        return busy and lease_expired(self.heartbeat_at, self.uploaded_at)
 
     @property
     def progress_key(self) -> str:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from billingone.background import queue_on_commit, require_broker
+from billingone.background import Heartbeat, queue_on_commit, require_broker
 from billingone.parallel import run_side_by_side, threads_for
 from billingone.text import clip
 from clients.money import ZERO
@@ -193,7 +193,8 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     # the commits' disk flushes. Row locks keep items that share a contract from colliding.
     threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
     jobs = [(_apply_items, (bulk_id, pending[i::threads], actor)) for i in range(threads)]
-    run_side_by_side(jobs, threads=threads)
+    with Heartbeat(BulkApply, bulk_id):
+        run_side_by_side(jobs, threads=threads)
     invalidate_counts()
     with transaction.atomic():
         bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
@@ -208,7 +209,6 @@ def _apply_items(bulk_id, item_ids, actor) -> None:
         apply_bulk_item(item_id=item_id, actor=actor)
         if done % COUNTS_EVERY == 0:
             invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
-            BulkApply.objects.filter(pk=bulk_id).update(heartbeat_at=timezone.now())
 
 
 def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:

@@ -90,3 +90,22 @@ def import_discard(request, pk: int) -> HttpResponse:
         return redirect(imp)
     messages.success(request, "Import discarded; nothing was changed.")
     return redirect("opportunities:imports")
+
+
+@require_POST
+@permission_required("opportunities.add_sourceimport", raise_exception=True)
+def import_resume(request, pk: int) -> HttpResponse:
+    """Check or commit again an import whose work stopped."""
+    imp = get_object_or_404(SourceImport, pk=pk)
+    try:
+        imp = import_services.resume_import(imp=imp, actor=request.user)
+    except (import_services.ImportRejectedError, BackgroundUnavailableError) as exc:
+        messages.error(request, str(exc))
+    else:
+        if imp.status == SourceImport.Status.COMMITTED:
+            messages.success(
+                request, f"Imported {imp.rows_total} rows; detection is queued for the clients it touched."
+            )
+        elif not imp.is_busy and imp.message:
+            messages.error(request, imp.message)
+    return redirect(imp)

@@ -8,7 +8,7 @@ from django.core.files import File
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from billingone.background import queue_on_commit, require_broker
+from billingone.background import Heartbeat, queue_on_commit, require_broker
 from billingone.text import clip
 
 from ...models import ImportSource, SourceImport
@@ -82,6 +82,27 @@ def schedule_validation(imp: SourceImport) -> None:
     queue_on_commit(process_import, pk, "validate", on_failure=not_queued)
 
 
+def resume_import(*, imp: SourceImport, actor=None) -> SourceImport:
+    """Start again the check or the commit of an import whose work stopped (a killed worker or web
+    process). The dead work changed nothing (its transaction rolled back), so running it again is safe."""
+    if runs_in_background(imp):
+        require_broker()
+    with transaction.atomic():
+        locked = SourceImport.objects.select_for_update().get(pk=imp.pk)
+        if not locked.stopped:
+            raise ImportRejectedError("This import is not interrupted; there is nothing to resume.")
+        committing = locked.status == SourceImport.Status.COMMITTING
+        locked.status = SourceImport.Status.READY if committing else SourceImport.Status.PENDING
+        locked.message = ""
+        locked.save(update_fields=["status", "message"])
+    if committing:
+        return request_commit(imp=locked, actor=actor)
+    if runs_in_background(locked):
+        schedule_validation(locked)
+        return locked
+    return validate_import(imp=locked)
+
+
 def request_commit(*, imp: SourceImport, actor=None) -> SourceImport:
     """Commit a checked import: at once when it is small; a large one is queued (``schedule_commit``)."""
     if imp.status != SourceImport.Status.READY:
@@ -98,7 +119,7 @@ def schedule_commit(imp: SourceImport, *, actor=None) -> None:
     require_broker()
     pk, user_id = imp.pk, getattr(actor, "pk", None)
     SourceImport.objects.filter(pk=pk, status=SourceImport.Status.READY).update(
-        status=SourceImport.Status.COMMITTING, progress=0
+        status=SourceImport.Status.COMMITTING, progress=0, heartbeat_at=timezone.now()
     )
     imp.status, imp.progress = SourceImport.Status.COMMITTING, 0
 
@@ -116,6 +137,11 @@ def validate_import(*, imp: SourceImport) -> SourceImport:
     (On PostgreSQL, devices and subscriptions: it also prepares the table a commit swaps in.)
     """
     _set_status(imp, SourceImport.Status.VALIDATING)
+    with Heartbeat(SourceImport, imp.pk):
+        return _validate(imp)
+
+
+def _validate(imp):
     outcome = Outcome()
     try:
         if _swaps(imp):
@@ -140,6 +166,11 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
     if imp.status == SourceImport.Status.COMMITTED or _already_committed(imp):
         return imp
     _set_status(imp, SourceImport.Status.COMMITTING)
+    with Heartbeat(SourceImport, imp.pk):
+        return _commit(imp, actor, queue_detection)
+
+
+def _commit(imp, actor, queue_detection):
     if _swaps(imp):
         return _commit_swap(imp, actor, queue_detection)
     outcome = Outcome()
@@ -147,8 +178,7 @@ def commit_import(*, imp: SourceImport, actor=None, queue_detection=True) -> Sou
         with transaction.atomic():
             # SQLite serialises writers; the import itself is locked, so a double-submitted commit
             # finds it already committed.
-            if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
-                imp.refresh_from_db()
+            if _finished_elsewhere(imp):
                 return imp
             _process(imp, outcome, commit=True)
             if not outcome.error_count:
@@ -191,8 +221,7 @@ def _commit_swap(imp, actor, queue_detection):
                         "SELECT pg_advisory_xact_lock(%s, %s)",
                         [IMPORT_LOCK_NAMESPACE, ImportSource.values.index(imp.source)],
                     )
-                if SourceImport.objects.select_for_update().get(pk=imp.pk).status == SourceImport.Status.COMMITTED:
-                    imp.refresh_from_db()
+                if _finished_elsewhere(imp):
                     return imp
                 postgres.swap_in(imp)
                 return _committed(imp, outcome, actor, queue_detection)
@@ -243,6 +272,16 @@ def _invalid(imp, outcome):
     return _finish(imp, outcome, SourceImport.Status.INVALID)
 
 
+def _finished_elsewhere(imp) -> bool:
+    """Lock the import; was it committed (a double submit) or discarded (after its work was thought
+    stopped) meanwhile? Then this commit does nothing."""
+    status = SourceImport.objects.select_for_update().get(pk=imp.pk).status
+    if status in (SourceImport.Status.COMMITTED, SourceImport.Status.DISCARDED):
+        imp.refresh_from_db()
+        return True
+    return False
+
+
 def _already_committed(imp):
     if SourceImport.objects.filter(pk=imp.pk, status=SourceImport.Status.COMMITTED).exists():
         imp.refresh_from_db()
@@ -257,7 +296,7 @@ def discard_import(*, imp: SourceImport) -> SourceImport:
     locked = SourceImport.objects.select_for_update().get(pk=imp.pk)
     if locked.status == SourceImport.Status.COMMITTED:
         raise ImportRejectedError("This import is committed; it can no longer be discarded.")
-    if locked.status == SourceImport.Status.COMMITTING:
+    if locked.status == SourceImport.Status.COMMITTING and not locked.stopped:
         raise ImportRejectedError("This import is being committed; it cannot be discarded now.")
     if locked.status != SourceImport.Status.DISCARDED:
         locked.status = SourceImport.Status.DISCARDED
@@ -283,7 +322,7 @@ def _set_status(imp, status):
     imp.status = status
     imp.progress = 0
     SourceImport.objects.filter(pk=imp.pk).exclude(status=SourceImport.Status.COMMITTED).update(
-        status=status, progress=0
+        status=status, progress=0, heartbeat_at=timezone.now()
     )
     cache.set(imp.progress_key, 0, PROGRESS_TTL)
 
@@ -342,6 +381,7 @@ __all__ = [
     "discard_import",
     "import_path",
     "request_commit",
+    "resume_import",
     "runs_in_background",
     "schedule_commit",
     "schedule_validation",
