@@ -84,14 +84,13 @@ def queue_on_commit(task, *args, on_failure=None, **kwargs) -> None:
     transaction.on_commit(send)
 
 
-WORK_LEASE_SECONDS = 120  # work whose heartbeat is older than this has stopped (well under the broker's 1 h)
 HEARTBEAT_EVERY = 15.0
 
 
 class Heartbeat:
     """While long work runs, stamp ``heartbeat_at`` on its record every few seconds, from a thread
     with its own database connection (so the stamp is seen at once, outside the work's transaction).
-    A record whose stamp is older than ``WORK_LEASE_SECONDS`` belongs to work that died: the pages
+    A record whose stamp is older than ``settings.WORK_LEASE_SECONDS`` belongs to work that died: the pages
     show it as interrupted and let the user resume or discard it.
     """
 

@@ -308,7 +308,7 @@ def rule_match_counts(rules) -> dict[int, int]:
 
 def rules_with_matches() -> list[MappingRule]:
     """Every rule, each with ``matches``: the items it maps now, or for a migration rule the
-    in-force lines still billing the old product (three queries)."""
+    in-force lines still billing the old product (four queries: rules, devices, subscriptions, lines)."""
     rules = list(MappingRule.objects.select_related("client", "product", "from_product"))
     counts = rule_match_counts(rules)
     migration_from = [r.from_product_id for r in rules if r.kind == RuleKind.MIGRATION]

@@ -28,7 +28,7 @@ from .actions import ActionRefused, apply_locked
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 5000
-COUNTS_EVERY = 50  # items between two resets of the queue's cached counts (and heartbeats) during a run
+COUNTS_EVERY = 50  # items between two resets of the queue's cached counts during a bulk apply
 
 
 def group_key(opp: Opportunity) -> tuple:
@@ -192,7 +192,7 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     # Each item is still its own transaction; on PostgreSQL a few connections side by side overlap
     # the commits' disk flushes. Row locks keep items that share a contract from colliding.
     threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
-    jobs = [(_apply_items, (bulk_id, pending[i::threads], actor)) for i in range(threads)]
+    jobs = [(_apply_items, (pending[i::threads], actor)) for i in range(threads)]
     with Heartbeat(BulkApply, bulk_id):
         run_side_by_side(jobs, threads=threads)
     invalidate_counts()
@@ -204,7 +204,7 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     return bulk
 
 
-def _apply_items(bulk_id, item_ids, actor) -> None:
+def _apply_items(item_ids, actor) -> None:
     for done, item_id in enumerate(item_ids, start=1):
         apply_bulk_item(item_id=item_id, actor=actor)
         if done % COUNTS_EVERY == 0:
