@@ -185,12 +185,12 @@ def main():
     client.force_login(user)
     some_client = Customer.objects.order_by("id")[1234]
     urls = [
-        ("All tab", "/missed-billing/"),
+        ("Open tab", "/missed-billing/"),
         ("Ready to apply tab", "/missed-billing/?tab=ready"),
         ("Snoozed tab", "/missed-billing/?tab=snoozed"),
         ("Ignored tab", "/missed-billing/?tab=ignored"),
         ("Reviewed tab", "/missed-billing/?tab=reviewed"),
-        ("All tab, page 40", "/missed-billing/?page=40"),
+        ("Open tab, page 40", "/missed-billing/?page=40"),
         ("Search 'granite clinic'", "/missed-billing/?q=granite+clinic"),
         ("Search 'firewall'", "/missed-billing/?q=firewall"),
         ("Client filter", f"/missed-billing/?client={some_client.pk}"),

@@ -23,12 +23,16 @@ def ensure_permissions(apps, app_label):
         app_config.models_module = saved
 
 
-def grant(apps, app_label, *, viewer=(), finance=(), admin=(), all_model_perms_to_admin=True, views_to_all=True):
+def grant(
+    apps, app_label, *, viewer=(), finance=(), admin=(), all_model_perms_to_admin=True, views_to_all=True, strict=True
+):
     """Give the three roles an app's permissions, cumulatively (Finance ⊇ Viewer, Admin ⊇ Finance).
 
     ``viewer`` etc. are permission codenames of ``app_label``. Every ``view_*``
     permission of the app goes to all three roles (unless ``views_to_all`` is false); with ``all_model_perms_to_admin``
-    the add/change/delete permissions go to Admin as well.
+    the add/change/delete permissions go to Admin as well. A data migration passes
+    ``strict=False``: a permission a later migration creates is granted when that one runs
+    (and by the post_migrate hook, which is strict, so a misspelt codename still fails).
     """
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
@@ -46,7 +50,7 @@ def grant(apps, app_label, *, viewer=(), finance=(), admin=(), all_model_perms_t
         group, _ = Group.objects.get_or_create(name=role)
         wanted = list(perms.filter(codename__in=codenames))
         missing = set(codenames) - {p.codename for p in wanted}
-        if missing:
+        if missing and strict:
             raise LookupError(f"{app_label}: no such permission(s) {sorted(missing)}")
         group.permissions.add(*wanted)
 
@@ -75,12 +79,12 @@ def declare(app_label, **spec):
     GRANTS[app_label] = spec
 
 
-def grant_declared(apps, app_label):
-    """Grant an app's declared permissions (for data migrations)."""
+def grant_declared(apps, app_label, *, strict=False):
+    """Grant an app's declared permissions (for data migrations; see :func:`grant`)."""
     Group = apps.get_model("auth", "Group")
     for role in ROLES:
         Group.objects.get_or_create(name=role)
-    grant(apps, app_label, **GRANTS[app_label])
+    grant(apps, app_label, strict=strict, **GRANTS[app_label])
 
 
 def restore_roles(sender, apps=None, **kwargs):
@@ -97,4 +101,4 @@ def restore_roles(sender, apps=None, **kwargs):
             apps.get_app_config(sender.label)
         except LookupError:
             return
-        grant_declared(apps, sender.label)
+        grant_declared(apps, sender.label, strict=True)

@@ -12,7 +12,13 @@ class OpportunitiesConfig(AppConfig):
         # on demand and (through the model permissions) manages rules and imports.
         declare(
             "opportunities",
-            finance=["apply_opportunity", "snooze_opportunity", "ignore_opportunity", "review_opportunity"],
+            finance=[
+                "apply_opportunity",
+                "snooze_opportunity",
+                "ignore_opportunity",
+                "review_opportunity",
+                "reopen_opportunity",
+            ],
             admin=["run_detection"],
         )
 

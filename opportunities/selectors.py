@@ -62,7 +62,7 @@ class Tab:
 
 
 QUEUE_TABS = (
-    Tab("all", "All", OpportunityState.OPEN),
+    Tab("all", "Open", OpportunityState.OPEN),
     Tab("ready", "Ready to apply", OpportunityState.OPEN, ready_only=True),
     Tab("snoozed", "Snoozed", OpportunityState.SNOOZED),
     Tab("ignored", "Ignored", OpportunityState.IGNORED),

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:pk>/snooze/", views.snooze, name="snooze"),
     path("<int:pk>/ignore/", views.ignore, name="ignore"),
     path("<int:pk>/review/", views.review, name="review"),
+    path("<int:pk>/reopen/", views.reopen, name="reopen"),
     path("<int:pk>/apply/", views.apply, name="apply"),
     path("bulk/", views.bulk_preview, name="bulk_preview"),
     path("bulk/<int:pk>/", views.bulk_progress_view, name="bulk_progress"),

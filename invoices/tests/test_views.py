@@ -4,6 +4,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
+from billingone.tests.html import element
 from clients.models import Client
 from invoices.models import Invoice, Payment
 
@@ -111,7 +112,8 @@ def test_a_payment_dated_over_ninety_days_back_asks_first_then_is_recorded(finan
     response = post_payment(finance_client, invoice.client, received_on=back)
     page = response.content.decode()
     assert response.status_code == 400 and "dated 120 days ago" in page
-    assert 'type="checkbox" name="backdated_confirmed"' in page and "Yes, it was received on that date" in page
+    assert element(page, "input", type="checkbox", name="backdated_confirmed")
+    assert "Yes, it was received on that date" in page
     assert not Payment.objects.exists()
     response = post_payment(finance_client, invoice.client, received_on=back, backdated_confirmed="on")
     assert response.status_code == 302
@@ -120,7 +122,8 @@ def test_a_payment_dated_over_ninety_days_back_asks_first_then_is_recorded(finan
 
 def test_the_form_does_not_ask_about_the_date_before_it_is_far_back(finance_client, invoice):
     page = finance_client.get(NEW_PAYMENT).content.decode()
-    assert 'type="hidden" name="backdated_confirmed"' in page and "Yes, it was received" not in page
+    assert element(page, "input", type="hidden", name="backdated_confirmed")
+    assert "Yes, it was received" not in page
 
 
 def test_a_payment_entered_twice_says_already_recorded_and_links_to_it(finance_client, invoice):

@@ -111,6 +111,7 @@ class Opportunity(models.Model):
             ("snooze_opportunity", "Can snooze an opportunity"),
             ("ignore_opportunity", "Can ignore an opportunity"),
             ("review_opportunity", "Can mark an opportunity reviewed"),
+            ("reopen_opportunity", "Can reopen a snoozed, ignored or reviewed opportunity"),
             ("run_detection", "Can run missed-billing detection on demand"),
         ]
         ordering = list(QUEUE_ORDER)

@@ -1,4 +1,4 @@
-"""What finance staff do to one opportunity: snooze, ignore, mark reviewed, apply.
+"""What finance staff do to one opportunity: snooze, ignore, mark reviewed, reopen, apply.
 
 Every action locks the opportunity, checks it is still in a state the action makes
 sense for, changes it and appends an ``OpportunityEvent`` with the actor. Bad input
@@ -24,6 +24,8 @@ State = OpportunityState
 
 # States an item can be snoozed / ignored / reviewed / applied from.
 ACTIONABLE = {State.OPEN, State.SNOOZED, State.REVIEWED}
+# States a person put an item in, and can take it back out of (undo).
+REOPENABLE = {State.SNOOZED, State.IGNORED, State.REVIEWED}
 
 
 class ActionRefused(Exception):  # noqa: N818 - reads as what happened
@@ -104,6 +106,20 @@ def mark_reviewed(*, opportunity: Opportunity, actor=None) -> Opportunity:
     opp.save(update_fields=["state", "snoozed_until", "reviewed_signature", "updated_at"])
     transaction.on_commit(invalidate_counts)
     _event(opp, Event.REVIEWED, from_state=from_state, actor=actor)
+    return opp
+
+
+@transaction.atomic
+def reopen_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
+    """Undo a snooze, an ignore or a review: the item is open in the queue again."""
+    opp = _lock(opportunity.pk)
+    if opp.state not in REOPENABLE:
+        raise ActionRefused(f"This item is {opp.get_state_display().lower()}; only snoozed, ignored or reviewed items reopen.")
+    from_state = opp.state
+    opp.state, opp.snoozed_until, opp.ignore_reason, opp.reviewed_signature = State.OPEN, None, "", ""
+    opp.save(update_fields=["state", "snoozed_until", "ignore_reason", "reviewed_signature", "updated_at"])
+    transaction.on_commit(invalidate_counts)
+    _event(opp, Event.REOPENED, from_state=from_state, actor=actor, note=f"Was {State(from_state).label.lower()}")
     return opp
 
 

@@ -192,3 +192,29 @@ def test_snooze_expiry_is_scheduled_nightly_and_registered_with_celery():
         "opportunities.run_bulk_apply",
         "opportunities.send_notification_emails",
     } <= set(app.tasks)
+
+
+@pytest.mark.parametrize(
+    "state", [OpportunityState.SNOOZED, OpportunityState.IGNORED, OpportunityState.REVIEWED]
+)
+def test_it_reopens_a_snoozed_ignored_or_reviewed_item_with_history(finance, state):
+    opp = OpportunityFactory(
+        state=state, snoozed_until=org_today() + dt.timedelta(days=4), ignore_reason="Lab", reviewed_signature="9|4"
+    )
+    actions.reopen_opportunity(opportunity=opp, actor=finance)
+    opp.refresh_from_db()
+    assert opp.state == OpportunityState.OPEN
+    assert (opp.snoozed_until, opp.ignore_reason, opp.reviewed_signature) == (None, "", "")
+    event = opp.events.get()
+    assert (event.action, event.from_state, event.to_state, event.actor) == (
+        Event.REOPENED, state, OpportunityState.OPEN, finance
+    )
+
+
+@pytest.mark.parametrize("state", [OpportunityState.OPEN, OpportunityState.APPLIED, OpportunityState.RESOLVED])
+def test_it_refuses_to_reopen_an_open_applied_or_resolved_item(finance, state):
+    opp = OpportunityFactory(state=state)
+    with pytest.raises(ActionRefused, match="only snoozed, ignored or reviewed items reopen"):
+        actions.reopen_opportunity(opportunity=opp, actor=finance)
+    opp.refresh_from_db()
+    assert opp.state == state and not opp.events.exists()

@@ -9,6 +9,8 @@ from django.urls import reverse
 from clients.dates import display_date, org_today
 from opportunities.models import OpportunityState, Severity
 
+from billingone.tests.html import element, elements
+
 from .factories import ClientFactory, OpportunityFactory, detection_run, raise_quantity_opportunity
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +48,7 @@ def test_queue_shows_tabs_counts_summary_and_rows_in_queue_order(viewer_client, 
     response = viewer_client.get(QUEUE)
     html = texts(response)
     assert response.status_code == 200
-    assert 'data-tab="all" aria-current="page">All <span class="count">3</span>' in html
+    assert element(response, "a", data_tab="all", aria_current="page").text == "Open 3"
     assert 'Ready to apply <span class="count">1</span>' in html
     assert "3 items" in html and "1,170.00" in html
     assert (
@@ -107,8 +109,8 @@ def test_htmx_request_gets_the_list_and_out_of_band_counts(viewer_client, queue_
     html = texts(response)
     assert response.status_code == 200 and "<html" not in html
     assert html.lstrip().startswith('<div id="queue-list">')
-    assert 'id="queue-tabs" class="segmented" aria-label="Queue tabs" hx-swap-oob="true"' in html
-    assert 'id="queue-summary" class="queue-summary" hx-swap-oob="true"' in html
+    assert element(response, id="queue-tabs", aria_label="Queue tabs", hx_swap_oob="true")
+    assert element(response, id="queue-summary", hx_swap_oob="true")
     assert 'id="queue-filters"' in html  # a tab click refreshes the form's hidden tab
     assert "HX-Request" in response["Vary"]
 
@@ -152,7 +154,7 @@ def test_viewer_sees_detail_without_buttons(viewer_client, queue_items):
     assert 'data-testid="actions"' not in html and "Snooze" not in html and "Apply…" not in html
 
 
-@pytest.mark.parametrize("action", ["snooze", "ignore", "review", "apply"])
+@pytest.mark.parametrize("action", ["snooze", "ignore", "review", "apply", "reopen"])
 def test_viewer_post_is_refused(viewer_client, queue_items, action):
     opp = queue_items["ready"]
     response = viewer_client.post(reverse(f"opportunities:{action}", args=[opp.pk]), {"until": "2999-01-01"})
@@ -197,6 +199,28 @@ def test_finance_ignores_with_a_reason(finance_client, queue_items):
     assert opp.state == OpportunityState.IGNORED and opp.ignore_reason == "Client pays elsewhere"
     html = texts(finance_client.get(reverse("opportunities:detail", args=[opp.pk])))
     assert "Client pays elsewhere" in html and "by fran" in html
+
+
+def test_finance_reopens_an_ignored_item_and_it_is_back_in_the_open_tab(finance_client, queue_items):
+    opp = queue_items["ignored"]
+    detail = finance_client.get(reverse("opportunities:detail", args=[opp.pk]))
+    assert element(detail, "button", data_testid="reopen").text == "Reopen"
+    response = finance_client.post(reverse("opportunities:reopen", args=[opp.pk]), follow=True)
+    assert "Reopened: the item is back in the Open tab." in texts(response)
+    assert "Reopened" in element(response, "ol", data_testid="history").text
+    opp.refresh_from_db()
+    assert opp.state == OpportunityState.OPEN
+    assert element(finance_client.get(QUEUE), "a", data_tab="all").text == "Open 4"
+
+
+def test_viewer_sees_no_reopen_button(viewer_client, queue_items):
+    detail = viewer_client.get(reverse("opportunities:detail", args=[queue_items["snoozed"].pk]))
+    assert not elements(detail, "button", data_testid="reopen")
+
+
+def test_reopening_an_open_item_is_refused_with_a_message(finance_client, queue_items):
+    response = finance_client.post(reverse("opportunities:reopen", args=[queue_items["high"].pk]))
+    assert response.status_code == 400 and "only snoozed, ignored or reviewed items reopen" in texts(response)
 
 
 def test_apply_confirmation_then_apply(finance_client, queue_items):
@@ -248,9 +272,9 @@ def test_cached_counts_follow_every_action(viewer_client, finance, settings, dja
         ignore_opportunity(opportunity=opp, actor=finance)
     html = texts(viewer_client.get(QUEUE))
     assert 'Ignored <span class="count">1</span>' in html
-    assert 'All <span class="count">1</span>' in html
+    assert 'Open <span class="count">1</span>' in html
     html = texts(viewer_client.get(QUEUE + "?q=Firewall"))
-    assert 'Ignored <span class="count">1</span>' in html and 'All <span class="count">0</span>' in html
+    assert 'Ignored <span class="count">1</span>' in html and 'Open <span class="count">0</span>' in html
     cache.clear()
 
 

@@ -3,6 +3,7 @@
 import pytest
 from django.urls import reverse
 
+from billingone.tests.html import element
 from opportunities.models import BulkApply, Notification, Severity
 from opportunities.services.notifications import notify_new_high_severity
 
@@ -34,7 +35,7 @@ def test_select_mode_disables_incompatible_items_with_the_reason(finance_client,
     response = finance_client.get(f"/missed-billing/?tab=ready&select=1&ids={same[0].pk}", HTTP_HX_REQUEST="true")
     html = texts(response)
     assert f'id="sel-{same[1].pk}"' in html
-    assert f'value="{other.pk}" id="sel-{other.pk}" aria-label' in html
+    assert element(response, "input", id=f"sel-{other.pk}", value=other.pk, disabled=True)
     assert "Different action: add a contract line" in html
     assert "Preview bulk apply (1 selected)" in html
 

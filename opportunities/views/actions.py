@@ -35,6 +35,7 @@ def _detail_context(request, opp, **extra) -> dict:
         "min_snooze": org_today() + dt.timedelta(days=1),
         "max_snooze": actions.latest_snooze_date(),
         "actionable": opp.state in actions.ACTIONABLE,
+        "reopenable": opp.state in actions.REOPENABLE,
         **extra,
     }
 
@@ -94,6 +95,17 @@ def review(request, pk: int) -> HttpResponse:
     except ActionRefused as exc:
         return _refused(request, opp, exc)
     return _done(request, opp, "Marked reviewed.")
+
+
+@require_POST
+@permission_required("opportunities.reopen_opportunity", raise_exception=True)
+def reopen(request, pk: int) -> HttpResponse:
+    opp = _get_opportunity(pk)
+    try:
+        actions.reopen_opportunity(opportunity=opp, actor=request.user)
+    except ActionRefused as exc:
+        return _refused(request, opp, exc)
+    return _done(request, opp, "Reopened: the item is back in the Open tab.")
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
