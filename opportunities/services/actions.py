@@ -114,7 +114,9 @@ def reopen_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
     """Undo a snooze, an ignore or a review: the item is open in the queue again."""
     opp = _lock(opportunity.pk)
     if opp.state not in REOPENABLE:
-        raise ActionRefused(f"This item is {opp.get_state_display().lower()}; only snoozed, ignored or reviewed items reopen.")
+        raise ActionRefused(
+            f"This item is {opp.get_state_display().lower()}; only snoozed, ignored or reviewed items reopen."
+        )
     from_state = opp.state
     opp.state, opp.snoozed_until, opp.ignore_reason, opp.reviewed_signature = State.OPEN, None, "", ""
     opp.save(update_fields=["state", "snoozed_until", "ignore_reason", "reviewed_signature", "updated_at"])

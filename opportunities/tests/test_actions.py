@@ -194,9 +194,7 @@ def test_snooze_expiry_is_scheduled_nightly_and_registered_with_celery():
     } <= set(app.tasks)
 
 
-@pytest.mark.parametrize(
-    "state", [OpportunityState.SNOOZED, OpportunityState.IGNORED, OpportunityState.REVIEWED]
-)
+@pytest.mark.parametrize("state", [OpportunityState.SNOOZED, OpportunityState.IGNORED, OpportunityState.REVIEWED])
 def test_it_reopens_a_snoozed_ignored_or_reviewed_item_with_history(finance, state):
     opp = OpportunityFactory(
         state=state, snoozed_until=org_today() + dt.timedelta(days=4), ignore_reason="Lab", reviewed_signature="9|4"
@@ -207,7 +205,10 @@ def test_it_reopens_a_snoozed_ignored_or_reviewed_item_with_history(finance, sta
     assert (opp.snoozed_until, opp.ignore_reason, opp.reviewed_signature) == (None, "", "")
     event = opp.events.get()
     assert (event.action, event.from_state, event.to_state, event.actor) == (
-        Event.REOPENED, state, OpportunityState.OPEN, finance
+        Event.REOPENED,
+        state,
+        OpportunityState.OPEN,
+        finance,
     )
 
 

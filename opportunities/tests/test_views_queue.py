@@ -6,10 +6,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
+from billingone.tests.html import element, elements
 from clients.dates import display_date, org_today
 from opportunities.models import OpportunityState, Severity
-
-from billingone.tests.html import element, elements
 
 from .factories import ClientFactory, OpportunityFactory, detection_run, raise_quantity_opportunity
 
