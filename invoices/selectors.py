@@ -3,8 +3,8 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Prefetch, Q, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, ExpressionWrapper, F, Prefetch, Q, Sum, Value
+from django.db.models.functions import Coalesce, Greatest
 
 from clients.dates import org_today
 from clients.money import ZERO
@@ -23,17 +23,25 @@ AGEING_BUCKETS = [
 ]
 
 
+# What is still to pay on an invoice's own total (never below zero; credits owe nothing).
+OUTSTANDING_NOW = Greatest(OUTSTANDING, Value(ZERO), output_field=MONEY)
+
+
 def invoice_list():
-    """Invoices with their client name (one query; heavy columns are not needed)."""
-    return Invoice.objects.select_related("client").only(
-        "number",
-        "client__name",
-        "issued_on",
-        "due_on",
-        "total",
-        "amount_due",
-        "amount_paid",
-        "status",
+    """Invoices with their client name and what is outstanding on each (one query; heavy columns
+    are not needed)."""
+    return (
+        Invoice.objects.select_related("client")
+        .annotate(outstanding_now=OUTSTANDING_NOW)
+        .only(
+            "number",
+            "client__name",
+            "issued_on",
+            "due_on",
+            "total",
+            "amount_paid",
+            "status",
+        )
     )
 
 

@@ -6,9 +6,14 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 
 class Element(dict):
-    """An element's attributes (a dict; a bare attribute maps to ``""``) and its ``text``."""
+    """An element's attributes (a dict; a bare attribute maps to ``""``), its ``text`` and the
+    elements inside it (``inner``; pass the element itself to :func:`elements` to search there)."""
 
     text = ""
+
+    def __init__(self, attrs):
+        super().__init__(attrs)
+        self.inner = []
 
 
 class _Collector(HTMLParser):
@@ -19,6 +24,8 @@ class _Collector(HTMLParser):
     def handle_starttag(self, tag, attrs):
         element = Element({name: value or "" for name, value in attrs})
         element.tag = tag
+        for outer in self.open:
+            outer.inner.append(element)
         self.found.append(element)
         if tag not in VOID:
             self.open.append(element)
@@ -39,30 +46,36 @@ class _Collector(HTMLParser):
             element.text += data
 
 
-def elements(html, tag: str = "", **attrs) -> list[Element]:
-    """Elements of ``html`` (a string or a response) with ``tag`` and every attribute given.
+def elements(html, tag: str = "", *, text=None, **attrs) -> list[Element]:
+    """Elements of ``html`` (a string, a response, or an element to search inside) with ``tag``,
+    every attribute given and, when asked, exactly ``text``.
 
     Attribute names take ``_`` for ``-`` (``aria_label="Queue tabs"``); ``True`` asks only that
     the attribute is there, ``False`` that it is not. ``text`` is the element's text, spaces collapsed.
     """
-    if hasattr(html, "content"):
-        html = html.content.decode()
-    collector = _Collector()
-    collector.feed(html)
+    if isinstance(html, Element):
+        found = html.inner
+    else:
+        if hasattr(html, "content"):
+            html = html.content.decode()
+        collector = _Collector()
+        collector.feed(html)
+        found = collector.found
+        for element in found:
+            element.text = " ".join(element.text.split())
     wanted = {name.replace("_", "-"): value for name, value in attrs.items()}
-    matches = []
-    for element in collector.found:
-        element.text = " ".join(element.text.split())
-        if tag and element.tag != tag:
-            continue
-        if all(_holds(element, name, value) for name, value in wanted.items()):
-            matches.append(element)
-    return matches
+    return [
+        element
+        for element in found
+        if (not tag or element.tag == tag)
+        and (text is None or element.text == text)
+        and all(_holds(element, name, value) for name, value in wanted.items())
+    ]
 
 
-def element(html, tag: str = "", **attrs) -> Element:
+def element(html, tag: str = "", *, text=None, **attrs) -> Element:
     """The one element that matches (see :func:`elements`); fails the test when there are none or several."""
-    found = elements(html, tag, **attrs)
+    found = elements(html, tag, text=text, **attrs)
     assert len(found) == 1, f"expected one <{tag or '*'} {attrs}>, found {len(found)}"
     return found[0]
 

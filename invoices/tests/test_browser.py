@@ -23,13 +23,13 @@ def test_finance_records_a_payment_and_watches_statuses_change(keep_reference_da
     page.fill("#id_reference", "BANK-2026-001")
     page.click("button:has-text('Record payment')")
     page.wait_for_selector(".message-success")
-    assert "Payment BANK-2026-001 of 120.00 recorded" in page.inner_text(".messages")
+    assert "Payment BANK-2026-001 of GBP 120.00 recorded" in page.inner_text(".messages")
     assert page.get_by_test_id("invoice-status").inner_text() == "Paid"
     assert "BANK-2026-001" in page.inner_text("#allocations")
 
     page.goto(second.get_absolute_url())
     assert page.get_by_test_id("invoice-status").inner_text() == "Partially paid"
-    assert page.get_by_test_id("amount-paid").inner_text() == "20.00"
+    assert page.get_by_test_id("amount-paid").inner_text() == "GBP 20.00"
 
 
 def test_a_bad_payment_shows_a_clear_error_in_the_browser(keep_reference_data, page, login, finance):
