@@ -2,6 +2,7 @@
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
 from django.db import models
 
 MONEY_MAX_DIGITS = 14
@@ -22,3 +23,9 @@ def quantize(amount) -> Decimal:
     if isinstance(amount, float):
         raise TypeError("money must never be a float")
     return Decimal(amount).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def format_money(amount) -> str:
+    """An amount as a person reads it in text: the organisation's currency, thousands separated
+    (``GBP 8,000.00``); templates do the same with ``{{ CURRENCY }}`` and ``floatformat:"2g"``."""
+    return f"{settings.ORGANISATION_CURRENCY} {quantize(amount):,.2f}"

@@ -85,7 +85,7 @@ def seed(stdout=None, today=None):
         services.assign_customer_class(client, cls, billing_email=f"accounts{index}@client{index}.example")
         lines = _lines(client)
         for m, start in enumerate(months):
-            number = f"DEMO-{client.psa_id}-{start:%Y%m}"
+            number = f"INV-{client.psa_id.removeprefix('PSA-')}-{start:%Y%m}"
             if Invoice.objects.filter(number=number).exists():
                 continue
             end = (months[m + 1] if m + 1 < len(months) else (start + dt.timedelta(days=32)).replace(day=1)) - (
@@ -134,5 +134,5 @@ def _pay(client, invoice, behaviour, m, today, rng):
     if behaviour == "partial" and m == MONTHS - 1:
         amount = (invoice.amount_due / 3).quantize(Decimal("0.01"))
     services.record_payment(
-        client, amount=amount, received_on=paid_on, reference=f"DEMO-{invoice.number}", method="bank_transfer"
+        client, amount=amount, received_on=paid_on, reference=f"BACS {invoice.number}", method="bank_transfer"
     )

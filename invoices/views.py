@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from billingone.htmx import redirect_after_post
 from billingone.lists import Listing, render_list
 from clients.dates import org_today
+from clients.money import format_money
 
 from . import selectors, services
 from .filters import InvoiceFilter
@@ -82,8 +83,8 @@ def record_payment(request) -> HttpResponse:
                     return redirect_after_post(request, _payment_url(payment))
                 messages.success(
                     request,
-                    f"Payment {payment.reference} of {payment.amount} recorded for {payment.client}."
-                    + (f" {payment.unallocated} left as credit." if payment.unallocated else ""),
+                    f"Payment {payment.reference} of {format_money(payment.amount)} recorded for {payment.client}."
+                    + (f" {format_money(payment.unallocated)} left as credit." if payment.unallocated else ""),
                 )
                 return redirect_after_post(
                     request, _next_url(request) or reverse("clients:detail", args=[payment.client_id])
@@ -114,7 +115,7 @@ def _already_recorded(payment) -> str:
     return format_html(
         'Already recorded: payment {} of {} was received on {}; nothing new was recorded. <a href="{}">See it on {}’s statement</a>.',
         payment.reference,
-        payment.amount,
+        format_money(payment.amount),
         date_format(payment.received_on, "j M Y"),
         _payment_url(payment),
         payment.client.name,

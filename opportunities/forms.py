@@ -64,16 +64,11 @@ class MappingRuleForm(forms.ModelForm):
 
 
 class ThresholdsForm(forms.ModelForm):
+    """The order of the two thresholds is the model's check constraint (validated by the form)."""
+
     class Meta:
         model = DetectionSettings
         fields = ["high_threshold", "medium_threshold"]
-
-    def clean(self):
-        data = super().clean()
-        high, medium = data.get("high_threshold"), data.get("medium_threshold")
-        if high is not None and medium is not None and (medium < 0 or high < medium):
-            raise forms.ValidationError("The high threshold must be at least the medium threshold, and both ≥ 0.")
-        return data
 
 
 class ImportUploadForm(forms.Form):

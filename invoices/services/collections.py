@@ -7,7 +7,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Min
 
 from billingone.text import clip
-from clients.dates import org_today
+from clients.dates import display_date, org_today
 from clients.models import Client, ContractChange, ServiceStatus
 from clients.services import end_contracts, set_service_status
 
@@ -121,7 +121,7 @@ def _collect_client(client_id: int, *, as_of: dt.date) -> tuple[int, int]:
 
 
 def _perform(kind, *, client, invoice, profile, as_of, action):
-    reason = f"Collections: {invoice.number} overdue since {invoice.due_on:%Y-%m-%d}"
+    reason = f"Collections: {invoice.number} overdue since {display_date(invoice.due_on)}"
     if kind == StepAction.RESEND:
         if profile.billing_email:
             transaction.on_commit(lambda: send_invoice_email(invoice=invoice, to=profile.billing_email))

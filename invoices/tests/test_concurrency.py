@@ -82,6 +82,6 @@ def test_twenty_identical_payment_posts_all_see_it_recorded_and_it_is_one_paymen
         t.join()
     assert Payment.objects.count() == 1
     assert [code for code, _page in answers] == [200] * 20
-    recorded = sum("Payment SAME-1 of 50.00 recorded" in page for _code, page in answers)
+    recorded = sum("Payment SAME-1 of GBP 50.00 recorded" in page for _code, page in answers)
     already = sum("Already recorded: payment SAME-1" in page for _code, page in answers)
     assert (recorded, already) == (1, 19)

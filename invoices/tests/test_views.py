@@ -61,7 +61,7 @@ def test_finance_records_a_payment_and_the_invoice_becomes_paid(finance_client, 
     invoice.refresh_from_db()
     assert invoice.status == "paid"
     page = finance_client.get(invoice.get_absolute_url())
-    assert b"Payment BANK-77 of 120.00 recorded" in page.content
+    assert b"Payment BANK-77 of GBP 120.00 recorded" in page.content
 
 
 def test_after_an_htmx_payment_the_answer_is_hx_location(finance_client, invoice):
@@ -132,7 +132,7 @@ def test_a_payment_entered_twice_says_already_recorded_and_links_to_it(finance_c
     assert response.status_code == 302
     assert response["Location"].endswith(f"/clients/{invoice.client.pk}/#payment-{first.pk}")
     page = finance_client.get(response["Location"]).content.decode()
-    assert "Already recorded: payment DUP of 1.00" in page and "nothing new was recorded" in page
+    assert "Already recorded: payment DUP of GBP 1.00" in page and "nothing new was recorded" in page
     assert f'href="/clients/{invoice.client.pk}/#payment-{first.pk}"' in page
     assert f'id="payment-{first.pk}"' in page
     assert Payment.objects.count() == 1

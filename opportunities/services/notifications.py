@@ -15,6 +15,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from billingone.text import clip
+from clients.money import format_money
 
 from ..models import Notification, Opportunity, OpportunityState, Severity
 from ..signals import detection_finished
@@ -52,7 +53,9 @@ def notify_new_high_severity(*, opportunity_ids) -> int:
             Notification(
                 user=user,
                 opportunity=opp,
-                title=clip(f"High: {opp.client_name} — {opp.description} ({opp.monthly_impact}/month)", 300),
+                title=clip(
+                    f"High: {opp.client_name} — {opp.description} ({format_money(opp.monthly_impact)} a month)", 300
+                ),
                 url=opp.get_absolute_url(),
             )
             for user in users
