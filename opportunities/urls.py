@@ -15,6 +15,7 @@ urlpatterns = [
     path("<int:pk>/review/", views.review, name="review"),
     path("<int:pk>/reopen/", views.reopen, name="reopen"),
     path("<int:pk>/apply/", views.apply, name="apply"),
+    path("<int:pk>/check-again/", views.recheck, name="recheck"),
     path("bulk/", views.bulk_preview, name="bulk_preview"),
     path("bulk/<int:pk>/", views.bulk_progress_view, name="bulk_progress"),
     path("bulk/<int:pk>/resume/", views.bulk_resume, name="bulk_resume"),

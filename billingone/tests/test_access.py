@@ -41,6 +41,8 @@ ACCESS = {
     "opportunities:ignore": Access(POST_ONLY, post_only=True, kwargs=OPP),
     "opportunities:review": Access(POST_ONLY, post_only=True, kwargs=OPP),
     "opportunities:apply": Access(ACT, kwargs=OPP),
+    "opportunities:recheck": Access(POST_ONLY, post_only=True, kwargs=OPP),
+    "opportunities:reopen": Access(POST_ONLY, post_only=True, kwargs=OPP),
     "opportunities:bulk_preview": Access(
         {"viewer": 403, "finance": 302, "admin": 302}
     ),  # no items chosen: back to select mode

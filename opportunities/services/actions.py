@@ -16,7 +16,7 @@ from clients.models import Contract, ContractChange, ContractLine
 from clients.money import quantize
 from clients.services import record_contract_change
 
-from ..models import Opportunity, OpportunityEvent, OpportunityState, PlanAction
+from ..models import DetectionRun, Opportunity, OpportunityEvent, OpportunityState, PlanAction
 from ..selectors import invalidate_counts
 
 Event = OpportunityEvent.Action
@@ -31,6 +31,9 @@ REOPENABLE = {State.SNOOZED, State.IGNORED, State.REVIEWED}
 class ActionRefused(Exception):  # noqa: N818 - reads as what happened
     """The action cannot be done; the message says why, in words for the page."""
 
+
+# What a refusal says when the plan no longer matches the contract (the page adds "Nothing was changed").
+STALE = "The plan is out of date: Check again on the item's page refreshes it from the client's current data."
 
 SNOOZE_LONGEST = dt.timedelta(days=366)  # a snooze ends within a year: longer is what "ignore" is for
 
@@ -199,13 +202,13 @@ def _locked_line(opp) -> ContractLine:
         else None
     )
     if line is None or line.contract_id != opp.plan_contract_id:
-        raise ActionRefused("The contract line in the plan no longer exists; run detection again.")
+        raise ActionRefused(f"The contract line in the plan no longer exists. {STALE}")
     if not line.contract.is_in_force():
         raise ActionRefused(f"Contract {line.contract.number} is no longer in force.")
     if opp.plan_from_quantity is not None and line.quantity != opp.plan_from_quantity:
         raise ActionRefused(
             f"The line's quantity changed since detection: it is now {line.quantity}, the plan expected "
-            f"{opp.plan_from_quantity}. Nothing was changed; run detection again."
+            f"{opp.plan_from_quantity}. {STALE}"
         )
     return line
 
@@ -216,9 +219,7 @@ def _add_line(opp):
     if product is None or opp.plan_to_quantity is None or opp.plan_unit_price is None:
         raise ActionRefused("The plan is incomplete (product, quantity or price missing).")
     if ContractLine.objects.filter(contract=contract, product=product).exists():
-        raise ActionRefused(
-            f"Contract {contract.number} already bills {product.name} now. Nothing was changed; run detection again."
-        )
+        raise ActionRefused(f"Contract {contract.number} already bills {product.name} now. {STALE}")
     line = ContractLine.objects.create(
         contract=contract, product=product, quantity=opp.plan_to_quantity, unit_price=quantize(opp.plan_unit_price)
     )
@@ -244,7 +245,7 @@ def _migrate_product(opp):
         raise ActionRefused("The plan has no replacement product.")
     if opp.product_id and line.product_id != opp.product_id:
         raise ActionRefused(
-            f"The line no longer bills {opp.product.name if opp.product else 'the retired product'}. Nothing was changed."
+            f"The line no longer bills {opp.product.name if opp.product else 'the retired product'}. {STALE}"
         )
     old_sku, new = line.product.sku, opp.plan_product
     updates = {"product": new}
@@ -301,3 +302,13 @@ __all__ = [
     "mark_reviewed",
     "snooze_opportunity",
 ]
+
+
+def recheck_client(*, opportunity, actor=None) -> Opportunity:
+    """Run detection for this item's client alone, so a stale plan is brought up to date (Finance
+    may do this for one client; a run over every client stays with Admins). Returns the item as
+    detection left it (it may have resolved itself)."""
+    from .detection import run_detection
+
+    run_detection(trigger=DetectionRun.Trigger.MANUAL, client_ids=[opportunity.client_id], actor=actor)
+    return Opportunity.objects.get(pk=opportunity.pk)

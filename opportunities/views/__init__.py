@@ -1,6 +1,6 @@
 """Missed billing pages, one module per concern."""
 
-from .actions import apply, detail, ignore, reopen, review, snooze
+from .actions import apply, detail, ignore, recheck, reopen, review, snooze
 from .bulk import bulk_preview, bulk_progress_view, bulk_resume
 from .notifications import notification_list, notification_open, notification_read_all
 from .queue import queue
@@ -16,6 +16,7 @@ __all__ = [
     "notification_open",
     "notification_read_all",
     "queue",
+    "recheck",
     "reopen",
     "review",
     "snooze",

@@ -108,6 +108,18 @@ def reopen(request, pk: int) -> HttpResponse:
     return _done(request, opp, "Reopened: the item is back in the Open tab.")
 
 
+@require_POST
+@permission_required("opportunities.apply_opportunity", raise_exception=True)
+def recheck(request, pk: int) -> HttpResponse:
+    """Check the item's client again (a detection run for that client alone)."""
+    opp = actions.recheck_client(opportunity=_get_opportunity(pk), actor=request.user)
+    if opp.state == OpportunityState.RESOLVED:
+        message = f"Checked {opp.client_name} again: the billing now lines up, so this item resolved itself."
+    else:
+        message = f"Checked {opp.client_name} again: the plan below is up to date."
+    return _done(request, opp, message)
+
+
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
 def apply(request, pk: int) -> HttpResponse:
     """GET: the confirmation showing the plan; POST: apply it."""
