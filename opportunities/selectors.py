@@ -184,7 +184,7 @@ def queue_page(
     """One page of the tab in queue order (one query; the count comes from ``tab_counts``)."""
     rows = queryset.filter(TAB_FILTERS[tab])
     if with_product:  # select mode names the product in "different product" reasons
-        rows = rows.select_related("product").only(*ROW_FIELDS, "product__name")
+        rows = rows.select_related("product").only(*ROW_FIELDS, "plan_contract", "product__name")
     else:
         rows = rows.only(*ROW_FIELDS)
     if sort_matches:
@@ -391,6 +391,10 @@ def bulk_for_page(pk: int) -> tuple[BulkApply | None, object]:
         .order_by("id")
     )
     return bulk, items
+
+
+def bulk_with_key(key: str) -> BulkApply | None:
+    return BulkApply.objects.filter(idempotency_key=key.strip()).first()
 
 
 def bulk_progress(bulk: BulkApply) -> dict:

@@ -162,29 +162,29 @@ def ready_pair():
 
 
 @pytest.mark.django_db
-def test_a_bulk_apply_is_refused_at_once_and_stores_nothing(finance_client, broker_down, ready_pair):
+def test_a_bulk_apply_is_refused_at_once_and_stores_nothing(finance_client, finance, broker_down, ready_pair):
     from opportunities.models import BulkApply
+    from opportunities.tests.factories import select
 
-    response = finance_client.post(
-        reverse("opportunities:bulk_preview"), {"ids": [o.pk for o in ready_pair], "key": "k1"}, follow=True
-    )
+    response = finance_client.post(reverse("opportunities:bulk_preview"), select(finance, ready_pair), follow=True)
     assert "Background work is unavailable right now" in response.content.decode()
     assert not BulkApply.objects.exists()
 
 
 @pytest.mark.django_db
 def test_a_bulk_apply_the_broker_drops_at_commit_is_interrupted_then_resumed(
-    finance_client, ready_pair, monkeypatch, django_capture_on_commit_callbacks, celery_eager
+    finance_client, finance, ready_pair, monkeypatch, django_capture_on_commit_callbacks, celery_eager
 ):
     from opportunities.models import BulkApply, OpportunityState
     from opportunities.services import bulk as bulk_services
+    from opportunities.tests.factories import select
 
     def refuse(*args, **kwargs):
         raise ConnectionError("the broker went away")
 
     monkeypatch.setattr(bulk_services.run_bulk_apply, "apply_async", refuse)
     with django_capture_on_commit_callbacks(execute=True):
-        finance_client.post(reverse("opportunities:bulk_preview"), {"ids": [o.pk for o in ready_pair], "key": "k2"})
+        finance_client.post(reverse("opportunities:bulk_preview"), select(finance, ready_pair))
     bulk = BulkApply.objects.get()
     assert bulk.status == "interrupted" and "Not started" in bulk.message
     page = finance_client.get(reverse("opportunities:bulk_progress", args=[bulk.pk])).content.decode()

@@ -1,11 +1,12 @@
 """Admin for the queue: opportunities and their history read-only (state changes only
-through the services), bulk applies with their items, notifications."""
+through the services), bulk applies with their items and the selections for the next ones,
+notifications."""
 
 from django.contrib import admin
 
 from clients.admin import ReadOnlyAdmin
 
-from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent
+from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent, SelectedItem
 
 
 class OpportunityEventInline(admin.TabularInline):
@@ -67,3 +68,14 @@ class NotificationAdmin(admin.ModelAdmin):
     search_fields = ["title", "user__username"]
     list_select_related = ["user"]
     raw_id_fields = ["user", "opportunity"]
+
+
+@admin.register(SelectedItem)
+class SelectedItemAdmin(ReadOnlyAdmin):
+    """What each person has ticked for their next bulk apply (changed only from the queue)."""
+
+    list_display = ["user", "opportunity", "added_at"]
+    list_filter = ["added_at"]
+    search_fields = ["user__username", "opportunity__client_name", "opportunity__description"]
+    list_select_related = ["user", "opportunity"]
+    show_full_result_count = False

@@ -13,6 +13,7 @@ from .queue import (
     OpportunityKind,
     OpportunityState,
     PlanAction,
+    SelectedItem,
     Severity,
     figures_signature,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "OpportunityState",
     "PlanAction",
     "RuleKind",
+    "SelectedItem",
     "Severity",
     "SourceImport",
     "Subscription",

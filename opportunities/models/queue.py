@@ -273,6 +273,28 @@ class BulkApplyItem(models.Model):
         return f"{self.bulk_id}/{self.opportunity_id}: {self.get_state_display()}"
 
 
+class SelectedItem(models.Model):
+    """One item a person has ticked for a bulk apply. The selection lives here, on the server:
+    it survives paging and filtering, and item numbers never travel in a URL."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    opportunity = models.ForeignKey("opportunities.Opportunity", on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "opportunity"],
+                name="selected_item_once",
+                violation_error_message="This item is already selected.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.user_id}: {self.opportunity_id}"
+
+
 class Notification(models.Model):
     """An in-app message to one user (new high-severity missed billing), also e-mailed."""
 

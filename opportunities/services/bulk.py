@@ -57,9 +57,14 @@ def incompatibility(opp: Opportunity, anchor: Opportunity | None) -> str:
     return ""
 
 
-def selection_anchor(opportunities) -> Opportunity | None:
-    """The first ready item of a selection decides the group the others must match."""
-    return next((o for o in opportunities if is_ready(o)), None)
+def largest_group_anchor(opportunities) -> Opportunity | None:
+    """The item that decides a group chosen all at once: the largest group of ready items wins
+    (ties: the group met first in the order given)."""
+    ready = [o for o in opportunities if is_ready(o)]
+    sizes: dict[tuple, int] = {}
+    for opp in ready:
+        sizes[group_key(opp)] = sizes.get(group_key(opp), 0) + 1
+    return max(ready, key=lambda o: sizes[group_key(o)], default=None)
 
 
 @dataclass
@@ -89,12 +94,7 @@ def preview_bulk_apply(*, opportunity_ids) -> BulkPreview:
         .select_related("product", "plan_product", "plan_contract__client", "plan_line")
         .order_by(*QUEUE_ORDER)
     )
-    # The largest group of ready items decides (ties: the first in queue order).
-    sizes: dict[tuple, int] = {}
-    for opp in opps:
-        if is_ready(opp):
-            sizes[group_key(opp)] = sizes.get(group_key(opp), 0) + 1
-    anchor = max((o for o in opps if is_ready(o)), key=lambda o: sizes[group_key(o)], default=None)
+    anchor = largest_group_anchor(opps)
     compatible, refused = [], []
     for opp in opps:
         reason = incompatibility(opp, anchor)

@@ -214,3 +214,14 @@ def detection_run(**kwargs) -> DetectionRun:
     }
     values.update(kwargs)
     return DetectionRun.objects.create(**values)
+
+
+def select(user, items) -> dict:
+    """Tick ``items`` for ``user``'s next bulk apply; returns the confirm form's fields."""
+    import uuid
+
+    from opportunities.models import SelectedItem
+    from opportunities.services.selection import selection_token
+
+    SelectedItem.objects.bulk_create(SelectedItem(user=user, opportunity=o) for o in items)
+    return {"key": uuid.uuid4().hex, "token": selection_token([o.pk for o in items])}

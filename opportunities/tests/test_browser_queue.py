@@ -131,7 +131,7 @@ def test_bulk_apply_with_live_progress_and_a_disabled_incompatible_item(page, lo
     assert other.is_disabled()
     assert page.locator(f"#why-{items['other'].pk}").inner_text() == "Different action: add a contract line"
     page.check(f"#sel-{items['ready2'].pk}")
-    page.wait_for_selector("[data-testid=bulk-preview]:has-text('2 selected')")
+    page.wait_for_selector("[data-testid=selected-count]:has-text('2 selected')")
     page.get_by_test_id("bulk-preview").click()
     page.get_by_test_id("bulk-summary").wait_for()
     assert "2 items will be applied" in page.get_by_test_id("bulk-summary").inner_text()
@@ -152,3 +152,39 @@ def test_viewer_sees_read_only_detail_on_a_phone(phone_page, login, viewer, item
     phone_page.goto("/missed-billing/")
     assert phone_page.locator("#queue-list tbody tr").count() == 5
     assert phone_page.evaluate("() => document.documentElement.scrollWidth") <= 400
+
+
+def test_a_selection_survives_paging_and_the_preview_stays_in_reach(page, login, finance):
+    product = ProductFactory(name="Managed workstation")
+    for n in range(52):  # two pages
+        raise_quantity_opportunity(line=billed_line(product=product), monthly_impact=Decimal(100 + n))
+    login(page, "fran", "pw-fran")
+    page.goto("/missed-billing/?tab=ready&select=1")
+    boxes = page.locator("#queue-list input[name=ids]")
+    last = boxes.nth(49)
+    last_id = last.get_attribute("id")
+    last.check()  # the bottom of a 50-row page
+    page.wait_for_selector("[data-testid=selected-count]:has-text('1 selected')")
+    preview = page.get_by_test_id("bulk-preview")
+    box = preview.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]  # no scrolling back up
+    page.locator("a[rel=next]").click()
+    page.get_by_text("Page 2 of 2").wait_for()
+    page.locator("#queue-list input[name=ids]").first.check()
+    page.wait_for_selector("[data-testid=selected-count]:has-text('2 selected')")
+    page.locator("a[rel=prev]").click()
+    page.get_by_text("Page 1 of 2").wait_for()
+    assert page.locator(f"#{last_id}").is_checked()
+    assert "ids=" not in page.url
+    preview.click()
+    page.get_by_test_id("bulk-summary").wait_for()
+    assert "2 items will be applied" in page.get_by_test_id("bulk-summary").inner_text()
+    assert "ids=" not in page.url
+
+
+def test_a_viewer_with_select_in_the_address_sees_no_checkboxes(page, login, viewer, items):
+    login(page, "vera", "pw-vera")
+    page.goto("/missed-billing/?tab=ready&select=1")
+    assert page.locator("#queue-list tbody tr").count() == 3
+    assert page.locator("#queue-list input[type=checkbox]").count() == 0
+    assert page.get_by_test_id("bulk-preview").count() == 0

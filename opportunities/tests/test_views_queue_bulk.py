@@ -3,9 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from billingone.tests.html import element
+from billingone.tests.html import element, elements
 from opportunities.models import BulkApply, Notification, Severity
 from opportunities.services.notifications import notify_new_high_severity
+from opportunities.services.selection import selected_ids
 
 from .factories import (
     OpportunityFactory,
@@ -13,6 +14,7 @@ from .factories import (
     add_line_opportunity,
     billed_line,
     raise_quantity_opportunity,
+    select,
 )
 
 pytestmark = pytest.mark.django_db
@@ -30,42 +32,113 @@ def ready_items():
     return same, other
 
 
-def test_select_mode_disables_incompatible_items_with_the_reason(finance_client, ready_items):
+SELECT = "/missed-billing/?tab=ready&select=1"
+
+
+def test_select_mode_disables_incompatible_items_with_the_reason(finance_client, finance, ready_items):
     same, other = ready_items
-    response = finance_client.get(f"/missed-billing/?tab=ready&select=1&ids={same[0].pk}", HTTP_HX_REQUEST="true")
-    html = texts(response)
-    assert f'id="sel-{same[1].pk}"' in html
+    select(finance, [same[0]])
+    response = finance_client.get(SELECT, HTTP_HX_REQUEST="true")
+    assert element(response, "input", id=f"sel-{same[0].pk}", checked=True)
+    assert element(response, "input", id=f"sel-{same[1].pk}", checked=False, disabled=False)
     assert element(response, "input", id=f"sel-{other.pk}", value=other.pk, disabled=True)
-    assert "Different action: add a contract line" in html
-    assert "Preview bulk apply (1 selected)" in html
+    assert "Different action: add a contract line" in texts(response)
+    assert element(response, "strong", data_testid="selected-count").text == "1 selected"
 
 
-def test_viewer_has_no_select_mode_and_cannot_preview(viewer_client, ready_items):
+def test_ticking_is_saved_on_the_server_and_survives_paging(finance_client, finance, ready_items, settings):
+    same, _other = ready_items
+    url = SELECT + "&page=1"
+    response = finance_client.post(url, {"shown": [o.pk for o in same], "ids": [same[1].pk]}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    assert selected_ids(finance) == [same[1].pk]
+    again = finance_client.get(SELECT + "&page=1")
+    assert element(again, "input", id=f"sel-{same[1].pk}", checked=True)
+    assert element(again, "button", data_testid="bulk-preview", disabled=False)
+    # unticking on the page takes it out; ticks on other pages are untouched
+    finance_client.post(url, {"shown": [same[1].pk]}, HTTP_HX_REQUEST="true")
+    assert selected_ids(finance) == []
+
+
+def test_the_selection_never_travels_in_a_url(finance_client, finance, ready_items):
+    same, _ = ready_items
+    select(finance, same)
+    page = finance_client.get(SELECT).content.decode()
+    assert "ids=" not in page
+    form = element(page, "form", id="bulk-select")
+    assert form["method"] == "post"
+    assert element(page, "button", data_testid="bulk-preview")["formaction"] == "/missed-billing/bulk/"
+
+
+def test_select_this_page_and_select_all_matching(finance_client, finance, ready_items):
+    same, other = ready_items
+    shown = [o.pk for o in (*same, other)]
+    finance_client.post(SELECT, {"shown": shown, "select_page": "1"})
+    assert sorted(selected_ids(finance)) == sorted(o.pk for o in same)  # the odd one cannot join
+    finance_client.post(SELECT, {"clear": "1"})
+    assert selected_ids(finance) == []
+    response = finance_client.post(SELECT, {"select_matching": "1"}, follow=True)
+    assert response.status_code == 200 and sorted(selected_ids(finance)) == sorted(o.pk for o in same)
+
+
+def test_the_limit_is_one_and_said_clearly(finance_client, finance, ready_items, monkeypatch):
+    from opportunities.services import selection
+
+    same, _ = ready_items
+    monkeypatch.setattr(selection, "MAX_ITEMS", 1)
+    response = finance_client.post(SELECT, {"shown": [o.pk for o in same], "ids": [o.pk for o in same]})
+    assert element(response, "p", data_testid="selection-message").text.startswith("A bulk apply takes at most 1 items")
+    assert selected_ids(finance) == []
+    response = finance_client.post(SELECT, {"select_matching": "1"})
+    assert "Selected the first 1" in texts(response) and len(selected_ids(finance)) == 1
+
+
+def test_a_viewer_has_no_select_mode_no_checkboxes_and_cannot_preview(viewer_client, viewer, ready_items):
     same, _ = ready_items
     assert "Select for bulk apply" not in texts(viewer_client.get("/missed-billing/?tab=ready"))
-    assert viewer_client.get(f"/missed-billing/bulk/?ids={same[0].pk}").status_code == 403
-    assert viewer_client.post("/missed-billing/bulk/", {"ids": [same[0].pk], "key": "k"}).status_code == 403
+    page = viewer_client.get(SELECT)
+    assert page.status_code == 200 and elements(page, "input", name="ids") == []
+    assert viewer_client.post(SELECT, {"shown": [same[0].pk], "ids": [same[0].pk]}).status_code == 403
+    assert viewer_client.get("/missed-billing/bulk/").status_code == 403
+    assert viewer_client.post("/missed-billing/bulk/", select(viewer, same)).status_code == 403
 
 
-def test_preview_then_confirm_twice_is_one_bulk_apply(
-    finance_client, ready_items, django_capture_on_commit_callbacks, celery_eager
+def test_preview_by_post_then_confirm_twice_is_one_bulk_apply(
+    finance_client, finance, ready_items, django_capture_on_commit_callbacks, celery_eager
 ):
     same, other = ready_items
-    ids = [same[0].pk, same[1].pk, other.pk]
-    preview = finance_client.get("/missed-billing/bulk/", {"ids": ids})
+    shown = [same[0].pk, same[1].pk, other.pk]
+    preview = finance_client.post("/missed-billing/bulk/", {"shown": shown, "ids": [same[0].pk, same[1].pk]})
     html = texts(preview)
-    assert preview.status_code == 200 and "2 items will be applied" in html and "Left out (1)" in html
-    key = preview.context["key"]
+    assert preview.status_code == 200 and "2 items will be applied" in html
+    form = {"key": preview.context["key"], "token": preview.context["token"]}
     with django_capture_on_commit_callbacks(execute=True):
-        first = finance_client.post("/missed-billing/bulk/", {"ids": ids, "key": key})
-    second = finance_client.post("/missed-billing/bulk/", {"ids": ids, "key": key}, follow=True)
+        first = finance_client.post("/missed-billing/bulk/", form)
+    second = finance_client.post("/missed-billing/bulk/", form, follow=True)
     assert BulkApply.objects.count() == 1
     bulk = BulkApply.objects.get()
     assert first["Location"] == reverse("opportunities:bulk_progress", args=[bulk.pk])
     assert "already submitted" in texts(second)
+    assert selected_ids(finance) == []  # a confirmed selection is done with
     progress = finance_client.get(first["Location"], HTTP_HX_REQUEST="true")
     html = texts(progress)
     assert "Finished:</strong> 2 applied, 0 not applied, of 2" in html and "every 1s" not in html
+
+
+def test_the_preview_leaves_out_what_cannot_go_together(finance_client, finance, ready_items):
+    same, other = ready_items
+    select(finance, [*same, other])
+    html = texts(finance_client.get("/missed-billing/bulk/"))
+    assert "2 items will be applied" in html and "Left out (1)" in html
+
+
+def test_a_selection_changed_after_the_preview_is_not_applied_unseen(finance_client, finance, ready_items):
+    same, _ = ready_items
+    form = select(finance, [same[0]])
+    select(finance, [same[1]])  # ticked in another tab after the preview
+    response = finance_client.post("/missed-billing/bulk/", form, follow=True)
+    assert "The selection changed after this preview" in texts(response)
+    assert not BulkApply.objects.exists()
 
 
 def test_progress_fragment_polls_while_running(finance_client, ready_items, finance):
@@ -76,9 +149,17 @@ def test_progress_fragment_polls_while_running(finance_client, ready_items, fina
     assert 'hx-trigger="every 1s"' in html and "0 of 1 done" in html
 
 
-def test_preview_with_garbage_ids_is_a_400(finance_client):
-    response = finance_client.get("/missed-billing/bulk/?ids=abc")
-    assert response.status_code == 400 and "not an item number" in texts(response)
+@pytest.mark.parametrize("shown", [["abc"], ["1" * 30]])
+def test_garbage_item_numbers_are_refused_and_change_nothing(finance_client, finance, ready_items, shown):
+    select(finance, [ready_items[0][0]])
+    response = finance_client.post(SELECT, {"shown": shown, "ids": shown})
+    assert "is not an item number" in element(response, "p", data_testid="selection-message").text
+    assert selected_ids(finance) == [ready_items[0][0].pk]
+
+
+def test_ids_in_the_address_are_not_used(finance_client, ready_items):
+    response = finance_client.get(f"/missed-billing/bulk/?ids={ready_items[0][0].pk}", follow=True)
+    assert "Item numbers in the address are not used" in texts(response)
 
 
 def test_bell_shows_unread_and_opening_marks_read(finance_client, finance):
@@ -97,3 +178,18 @@ def test_someone_elses_notification_is_404(viewer_client, finance):
     notify_new_high_severity(opportunity_ids=[opp.pk])
     note = Notification.objects.get(user=finance)
     assert viewer_client.post(reverse("opportunities:notification_open", args=[note.pk])).status_code == 404
+
+
+def test_select_mode_runs_a_fixed_number_of_queries(finance_client, finance, django_assert_num_queries):
+    product = ProductFactory()
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(3)]
+    select(finance, items[:2])
+    finance_client.get(SELECT)  # warm the session
+    # session, user, permissions (two), tab counts, the page's rows with their products, the
+    # selection, the item the others must match, the latest detection run, unread notifications
+    with django_assert_num_queries(10):
+        assert finance_client.get(SELECT).status_code == 200
+    more = [raise_quantity_opportunity(line=billed_line(product=ProductFactory())) for _ in range(55)]
+    select(finance, more[:40])
+    with django_assert_num_queries(10):
+        assert finance_client.get(SELECT + "&page=2").status_code == 200

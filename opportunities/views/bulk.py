@@ -13,38 +13,61 @@ from billingone.background import BackgroundUnavailableError
 from billingone.htmx import redirect_after_post, vary_on_htmx
 
 from .. import selectors
+from ..services import selection
 from ..services.actions import ActionRefused
 from ..services.bulk import preview_bulk_apply, resume_bulk_apply, start_bulk_apply
+
+BACK = "?tab=ready&select=1"
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
 def bulk_preview(request) -> HttpResponse:
-    """GET: the preview grouped by contract; POST: confirm (same idempotency key → same bulk apply)."""
-    source = request.POST if request.method == "POST" else request.GET
-    ids = source.getlist("ids")
-    back = reverse("opportunities:queue") + "?tab=ready&select=1"
+    """The preview of the person's selection (kept on the server: no item numbers in the URL),
+    grouped by contract. POST from the queue: save that page's ticks, then preview. POST with the
+    preview's key: confirm (the same key twice is one bulk apply)."""
+    back = reverse("opportunities:queue") + BACK
+    if request.GET.getlist("ids"):
+        messages.error(request, "Item numbers in the address are not used any more: tick the items in the queue.")
+        return HttpResponseRedirect(back)
+    if request.method == "POST" and request.POST.get("key"):
+        return _confirm(request, back)
+    if request.method == "POST" and request.POST.getlist("shown"):
+        try:
+            selection.update_selection(
+                user=request.user, shown=request.POST.getlist("shown"), ticked=request.POST.getlist("ids")
+            )
+        except ActionRefused as exc:
+            messages.error(request, str(exc))
+            return HttpResponseRedirect(back)
+    ids = selection.selected_ids(request.user)
     if not ids:
         messages.error(request, "Select at least one item to apply.")
         return HttpResponseRedirect(back)
-    if request.method == "POST":
-        try:
-            bulk, created = start_bulk_apply(
-                opportunity_ids=ids, idempotency_key=request.POST.get("key", ""), actor=request.user
-            )
-        except (ActionRefused, BackgroundUnavailableError) as exc:
-            messages.error(request, str(exc))
-            return HttpResponseRedirect(back)
-        if not created:
-            messages.info(request, "This bulk apply was already submitted; here is its progress.")
-        return redirect_after_post(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))
+    preview = preview_bulk_apply(opportunity_ids=ids)
+    context = {"preview": preview, "key": uuid.uuid4().hex, "token": selection.selection_token(ids), "back": back}
+    return render(request, "opportunities/bulk_preview.html", context)
+
+
+def _confirm(request, back) -> HttpResponse:
+    submitted = selectors.bulk_with_key(request.POST["key"])
+    if submitted is not None:  # the same form sent twice: it stands once
+        messages.info(request, "This bulk apply was already submitted; here is its progress.")
+        return redirect_after_post(request, reverse("opportunities:bulk_progress", args=[submitted.pk]))
+    ids = selection.selected_ids(request.user)
+    if request.POST.get("token") != selection.selection_token(ids):
+        messages.error(request, "The selection changed after this preview (in another tab?); check it again.")
+        return HttpResponseRedirect(reverse("opportunities:bulk_preview"))
     try:
-        preview = preview_bulk_apply(opportunity_ids=ids)
-    except ActionRefused as exc:
+        bulk, created = start_bulk_apply(
+            opportunity_ids=ids, idempotency_key=request.POST.get("key", ""), actor=request.user
+        )
+    except (ActionRefused, BackgroundUnavailableError) as exc:
         messages.error(request, str(exc))
-        return render(request, "opportunities/bulk_preview.html", {"preview": None, "back": back}, status=400)
-    return render(
-        request, "opportunities/bulk_preview.html", {"preview": preview, "key": uuid.uuid4().hex, "back": back}
-    )
+        return HttpResponseRedirect(back)
+    selection.clear_selection(user=request.user)
+    if not created:
+        messages.info(request, "This bulk apply was already submitted; here is its progress.")
+    return redirect_after_post(request, reverse("opportunities:bulk_progress", args=[bulk.pk]))
 
 
 @permission_required("opportunities.apply_opportunity", raise_exception=True)

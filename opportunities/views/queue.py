@@ -1,7 +1,9 @@
-"""The queue page: tabs, search and filters, select mode for bulk apply; one URL for page and fragment."""
+"""The queue page: tabs, search and filters, select mode for bulk apply (the selection kept on the
+server); one URL for page and fragment."""
 
 from django.contrib.auth.decorators import permission_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 
 from billingone.htmx import vary_on_htmx
@@ -9,21 +11,38 @@ from billingone.htmx import vary_on_htmx
 from .. import selectors
 from ..filters import QueueFilter
 from ..models import Opportunity
-from ..services.bulk import incompatibility, is_ready, selection_anchor
+from ..services import selection
+from ..services.actions import ActionRefused
+from ..services.bulk import incompatibility, is_ready
 
 FILTER_FORM_ID = "queue-filters"
 
 
-def _selected_ids(request) -> list[int]:
-    ids = []
-    for raw in request.GET.getlist("ids")[:500]:
-        if raw.isdigit():
-            ids.append(int(raw))
-    return ids
+def _change_selection(request, base) -> str:
+    """A POST from select mode: tick or untick (one page, or every match) or clear. Returns the
+    message for the page ('' when there is nothing to say)."""
+    try:
+        if request.POST.get("clear"):
+            selection.clear_selection(user=request.user)
+            return "Selection cleared."
+        if request.POST.get("select_matching"):
+            count, capped = selection.select_matching(user=request.user, queryset=base)
+            limit = f"{selection.MAX_ITEMS:,}"
+            return f"Selected the first {limit}: a bulk apply takes at most that many." if capped else ""
+        shown = request.POST.getlist("shown")
+        ticked = shown if request.POST.get("select_page") else request.POST.getlist("ids")
+        selection.update_selection(user=request.user, shown=shown, ticked=ticked)
+    except ActionRefused as exc:
+        return str(exc)
+    return ""
 
 
 @permission_required("opportunities.view_opportunity", raise_exception=True)
 def queue(request) -> HttpResponse:
+    """GET: the queue. POST (select mode, Finance+): change the selection, then the same page."""
+    can_apply = request.user.has_perm("opportunities.apply_opportunity")
+    if request.method == "POST" and not can_apply:
+        raise PermissionDenied
     filterset = QueueFilter(request.GET or None, queryset=Opportunity.objects.all())
     if request.GET and not filterset.is_valid():
         response = render(request, "opportunities/queue.html", {"filter": filterset, "invalid": True}, status=400)
@@ -41,7 +60,12 @@ def queue(request) -> HttpResponse:
     base = filterset.qs if request.GET else Opportunity.objects.all()
     # query: every tab's count and impact, grouped (none when cached and nothing changed since)
     counts = selectors.tab_counts(base, severity=data.get("severity"), scope=scope)
-    select_mode = tab == "ready" and request.GET.get("select") == "1"
+    select_mode = tab == "ready" and request.GET.get("select") == "1" and can_apply
+    selection_message = ""
+    if request.method == "POST" and select_mode:
+        selection_message = _change_selection(request, base)
+        if not request.htmx and not selection_message:
+            return HttpResponseRedirect(request.get_full_path())
     page = selectors.queue_page(
         base,
         tab=tab,
@@ -55,8 +79,8 @@ def queue(request) -> HttpResponse:
 
     selected = set()
     if select_mode:
-        selected = set(_selected_ids(request))
-        anchor = selection_anchor([r for r in rows if r.pk in selected])
+        selected = set(selection.selected_ids(request.user))  # query: the person's selection
+        anchor = selection.selection_anchor(request.user)  # query: the item the others must match
         for row in rows:
             row.disabled_reason = incompatibility(row, anchor) if row.pk not in selected else ""
     else:
@@ -73,8 +97,10 @@ def queue(request) -> HttpResponse:
         "client_obj": filterset.client_obj if request.GET else None,
         "select_mode": select_mode,
         "selected": selected,
+        "selection_message": selection_message,
+        "max_items": selection.MAX_ITEMS,
         "run": selectors.latest_run(),  # query: the latest detection run
-        "can_apply": request.user.has_perm("opportunities.apply_opportunity"),
+        "can_apply": can_apply,
     }
     if request.htmx:
         context["include_form"] = request.htmx.trigger != FILTER_FORM_ID
