@@ -8,7 +8,9 @@ allocations) with generate_series -- no ORM -- then measures:
   (the floor; target: ours / floor <= 3x);
 * peak memory of this process (max RSS, target <= 300 MB);
 * payment posting throughput with 4 concurrent posters (target >= 300 payments/s),
-  and that every allocation is exact afterwards.
+  and that every allocation is exact afterwards;
+* the invoice list's and the payment form's page weight (target <= 100 KB) and the client
+  picker's answer (target <= 150 ms) at 100,000 clients.
 
 Run: ``make bench`` or ``BENCH_DATABASE_URL=postgres://... python bench/bench_invoices.py``.
 BENCH_CLIENTS (default 100000) scales the data set; each client has 10 invoices.
@@ -237,6 +239,45 @@ def allocations_exact(client_ids) -> tuple[bool, str]:
     )
 
 
+PAGE_WEIGHT_KB = 100  # the invoice list, whole page, at 100,000 clients
+PICKER_MS = 150  # the client picker's answer, server time
+
+
+def console_pages() -> list:
+    """The invoice list and the payment form as a Finance user gets them (page weight and server
+    time), and the client picker's answer for a few kinds of typing, at full scale."""
+    import statistics
+
+    from django.contrib.auth.models import Group, User
+    from django.test import Client
+
+    user, _ = User.objects.get_or_create(username="bench-finance")
+    user.groups.add(Group.objects.get(name="Finance"))
+    browser = Client()
+    browser.force_login(user)
+
+    def fetch(url):
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            response = browser.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+        return len(response.content), statistics.median(times)
+
+    results = []
+    for label, url in [("invoice list", "/invoices/"), ("payment form", "/invoices/payments/new/")]:
+        size, ms = fetch(url)
+        print(f"  {label}: {size / 1024:.1f} KB in {ms:.0f} ms", flush=True)
+        ok = size <= PAGE_WEIGHT_KB * 1024
+        results.append((f"{label}, page weight", f"{size / 1024:.1f} KB", f"<= {PAGE_WEIGHT_KB} KB", ok))
+    for label, term in [("one client", "Bench client 4242"), ("a common word", "client"), ("one letter", "b")]:
+        _size, ms = fetch(f"/clients/pick/?client_search={term.replace(' ', '+')}")
+        print(f"  client picker, {label} ({term!r}): {ms:.0f} ms", flush=True)
+        results.append((f"client picker, {label}", f"{ms:.0f} ms", f"<= {PICKER_MS} ms", ms <= PICKER_MS))
+    return results
+
+
 def main():
     ensure_database(URL)
     setup_django()
@@ -310,6 +351,9 @@ def main():
         ("payment posting throughput", f"{rate:.0f} payments/s", ">= 300 payments/s", rate >= 300),
         ("allocations exact after posting", detail, "all exact", exact),
     ]
+    print("Console pages at full scale (median of 5 requests):")
+    sql("ANALYZE clients_client")
+    results += console_pages()
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     results.append(("peak memory (max RSS, this process)", f"{rss_mb:.0f} MB", "<= 300 MB", rss_mb <= 300))
 

@@ -1,6 +1,6 @@
 """Reads for the clients pages: set-based, one query per list."""
 
-from django.db.models import DecimalField, OuterRef, Prefetch, Subquery, Sum, Value
+from django.db.models import Case, DecimalField, IntegerField, OuterRef, Prefetch, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from .dates import org_today
@@ -86,3 +86,28 @@ def portfolio_summary():
     counts["mrr"] = ContractLine.objects.in_force(today).monthly_total()
     counts["contracts_in_force"] = Contract.objects.in_force(today).count()
     return counts
+
+
+PICK_LIMIT = 20  # suggestions the client picker shows
+
+
+def clients_matching(term: str, *, limit: int = PICK_LIMIT) -> list[Client]:
+    """Clients for the picker: names containing ``term`` (those starting with it first) and the
+    client whose PSA id it is; one query through the name's trigram index and the PSA id's key."""
+    term = term.strip()
+    if not term:
+        return []
+    starts = Case(When(name__istartswith=term, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return list(
+        Client.objects.filter(Q(name__icontains=term) | Q(psa_id=term))
+        .annotate(rank=starts)
+        .order_by("rank", "name", "id")
+        .only("pk", "name", "psa_id", "service_status")[:limit]
+    )
+
+
+def client_name(pk) -> str:
+    """The name the picker shows for a chosen client ('' when there is none)."""
+    if not str(pk or "").isdigit() or len(str(pk)) > 18:
+        return ""
+    return Client.objects.filter(pk=int(pk)).values_list("name", flat=True).first() or ""

@@ -1,4 +1,4 @@
-"""Clients pages: a searchable list and a client page."""
+"""Clients pages: a searchable list, a client page and the client picker's suggestions."""
 
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpResponse
@@ -37,3 +37,13 @@ def client_detail(request, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     context = selectors.client_page(client) | {"panels": render_panels(request, client)}
     return render(request, "clients/client_detail.html", context)
+
+
+@permission_required("clients.view_client", raise_exception=True)
+def pick(request) -> HttpResponse:
+    """The client picker's suggestions for what has been typed (an htmx fragment)."""
+    term = request.GET.get("client_search", request.GET.get("q", ""))[:100].strip()
+    context = {"clients": selectors.clients_matching(term), "term": term, "limit": selectors.PICK_LIMIT}
+    response = render(request, "clients/picker_options.html", context)
+    response["Cache-Control"] = "private, max-age=30"
+    return response

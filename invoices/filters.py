@@ -8,6 +8,7 @@ from django.db.models import F, Q
 from clients.filters import SortFilter
 from clients.models import Client
 from clients.money import MONEY_DECIMAL_PLACES, MONEY_MAX_DIGITS
+from clients.widgets import ClientPicker
 
 from .models import Invoice, InvoiceStatus
 
@@ -24,7 +25,9 @@ class DateInput(forms.DateInput):
 class InvoiceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label="Search")
     status = django_filters.ChoiceFilter(choices=InvoiceStatus.choices, empty_label="Any status")
-    client = django_filters.ModelChoiceFilter(queryset=Client.objects.only("pk", "name"), empty_label="Any client")
+    client = django_filters.ModelChoiceFilter(
+        queryset=Client.objects.only("pk", "name"), widget=ClientPicker(placeholder="Any client")
+    )
     issued_after = django_filters.DateFilter(
         field_name="issued_on", lookup_expr="gte", label="Issued from", widget=DateInput
     )

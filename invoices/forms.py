@@ -3,6 +3,7 @@
 from django import forms
 
 from clients.models import Client
+from clients.widgets import ClientPicker
 
 from .models import PaymentMethod
 
@@ -12,8 +13,12 @@ class PaymentForm(forms.Form):
     (``services.validate_payment``), and the view shows them on these fields."""
 
     client = forms.ModelChoiceField(
-        queryset=Client.objects.only("pk", "name").order_by("name"),
-        error_messages={"invalid_choice": "Unknown client: choose one from the list."},
+        queryset=Client.objects.only("pk", "name"),
+        widget=ClientPicker(),
+        error_messages={
+            "invalid_choice": "Unknown client: type part of the name and choose one of the suggestions.",
+            "required": "Choose the client: type part of the name and pick a suggestion.",
+        },
     )
     amount = forms.CharField(max_length=32, help_text="e.g. 125.50")  # read by the service: plain digits only
     received_on = forms.DateField(

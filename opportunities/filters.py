@@ -5,6 +5,7 @@ from django import forms
 from django.db.models import Q
 
 from clients.models import Client
+from clients.widgets import ClientPicker
 
 from .models import Opportunity, Severity
 from .selectors import TABS
@@ -43,13 +44,19 @@ class QueueFilter(django_filters.FilterSet):
     tab = django_filters.ChoiceFilter(choices=TABS, method="noop", label="Tab", empty_label=None)
     q = django_filters.CharFilter(method="search", label="Search")
     severity = django_filters.ChoiceFilter(choices=Severity.choices, label="Severity", empty_label="All severities")
-    client = ClientIdFilter(label="Client")
+    client = ClientIdFilter(label="Client", widget=ClientPicker(placeholder="Any client"))
     clientId = ClientIdFilter(label="Client id")  # noqa: N815 - the deep-link spelling
 
     class Meta:
         model = Opportunity
         fields = ["tab", "q", "severity", "client", "clientId"]
         form = QueueFilterForm
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and data.get("clientId") and not data.get("client"):
+            data = data.copy()  # a deep link's spelling becomes the picker's
+            data["client"] = data["clientId"]
+        super().__init__(data, *args, **kwargs)
 
     def noop(self, queryset, name, value):
         return queryset  # the tab is applied by the selectors (counts need every tab)

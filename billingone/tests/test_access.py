@@ -35,6 +35,7 @@ ACCESS = {
     "healthz": Access({"anonymous": 200, **READ}),
     "clients:list": Access(READ),
     "clients:detail": Access(READ, kwargs=lambda objs: {"pk": objs["client"].pk}),
+    "clients:pick": Access(READ),
     "opportunities:queue": Access(READ),
     "opportunities:detail": Access(READ, kwargs=OPP),
     "opportunities:snooze": Access(POST_ONLY, post_only=True, kwargs=OPP),

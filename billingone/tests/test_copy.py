@@ -23,7 +23,9 @@ def test_a_notification_names_the_currency_and_separates_thousands(finance):
 
 
 def test_the_thresholds_error_is_said_once(admin_client_):
-    response = admin_client_.post(reverse("opportunities:thresholds"), {"high_threshold": "10", "medium_threshold": "50"})
+    response = admin_client_.post(
+        reverse("opportunities:thresholds"), {"high_threshold": "10", "medium_threshold": "50"}
+    )
     assert response.status_code == 400
     assert response.content.decode().count("The high threshold must be at least the medium threshold") == 1
 

@@ -67,3 +67,34 @@ def test_a_viewer_cannot_record_payments(keep_reference_data, page, login, viewe
     assert page.locator("text=Resend by e-mail").count() == 0
     response = page.goto(reverse("invoices:record_payment"))
     assert response.status == 403
+
+
+def test_the_client_picker_filters_invoices_and_fills_the_payment_form(keep_reference_data, page, login, finance):
+    from clients.models import Client
+
+    acme, bolt = client_in_class(), client_in_class()
+    Client.objects.filter(pk=acme.pk).update(name="Acme Dental")
+    Client.objects.filter(pk=bolt.pk).update(name="Bolt Logistics")
+    mine = billed(acme, "100.00")
+    billed(bolt, "50.00")
+    login(page, "fran", "pw-fran")
+    page.goto(reverse("invoices:list"))
+    assert page.locator("tbody tr[data-invoice]").count() == 2
+    page.fill("#id_client", "acm")
+    page.get_by_role("option", name="Acme Dental").click()
+    page.wait_for_url(f"**client={acme.pk}**")
+    page.wait_for_function("document.querySelectorAll('tbody tr[data-invoice]').length === 1")
+    assert page.locator("tbody tr[data-invoice]").first.get_attribute("data-invoice") == mine.number
+    assert page.locator("#id_client").input_value() == "Acme Dental"
+
+    page.goto(reverse("invoices:record_payment"))
+    page.locator("#id_client").press_sequentially("logis")
+    page.get_by_role("option", name="Bolt Logistics").wait_for()
+    page.locator("#id_client").press("ArrowDown")  # keyboard: into the suggestions, Enter picks
+    page.keyboard.press("Enter")
+    assert page.locator("#id_client-value").input_value() == str(bolt.pk)
+    page.fill("#id_amount", "50.00")
+    page.fill("#id_reference", "BANK-PICK-1")
+    page.click("button:has-text('Record payment')")
+    page.wait_for_selector(".message-success")
+    assert "recorded for Bolt Logistics" in page.inner_text(".messages")

@@ -8,3 +8,62 @@ document.addEventListener("submit", (event) => {
     event.stopImmediatePropagation();
   }
 }, true);
+
+// The client picker (clients/widgets.py): choosing a suggestion fills the hidden id and the box;
+// clearing the box clears the choice. The hidden input's "change" lets filter forms react.
+function pickerOf(element) {
+  return element.closest("[data-picker]");
+}
+
+function choose(picker, id, name) {
+  const value = picker.querySelector("[data-picker-value]");
+  const search = picker.querySelector("[data-picker-search]");
+  search.value = name;
+  picker.querySelector(".picker-options").replaceChildren();
+  search.setAttribute("aria-expanded", "false");
+  if (value.value !== id) {
+    value.value = id;
+    value.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const option = event.target.closest("[data-pick-id]");
+  if (option && pickerOf(option)) {
+    choose(pickerOf(option), option.dataset.pickId, option.dataset.pickName);
+  }
+});
+
+document.addEventListener("input", (event) => {
+  const search = event.target.closest("[data-picker-search]");
+  if (search && search.value.trim() === "") {
+    choose(pickerOf(search), "", "");
+  }
+});
+
+document.addEventListener("keydown", (event) => {
+  const picker = pickerOf(event.target);
+  if (!picker) return;
+  const options = [...picker.querySelectorAll("[data-pick-id]")];
+  const at = options.indexOf(document.activeElement);
+  if (event.key === "ArrowDown" && options.length) {
+    event.preventDefault();
+    options[Math.min(at + 1, options.length - 1)].focus();
+  } else if (event.key === "ArrowUp" && at >= 0) {
+    event.preventDefault();
+    (at === 0 ? picker.querySelector("[data-picker-search]") : options[at - 1]).focus();
+  } else if (event.key === "Enter" && event.target.matches("[data-picker-search]")) {
+    event.preventDefault(); // Enter picks the first suggestion instead of sending the form half-filled
+    if (options.length) choose(picker, options[0].dataset.pickId, options[0].dataset.pickName);
+  } else if (event.key === "Escape") {
+    picker.querySelector(".picker-options").replaceChildren();
+  }
+});
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  const picker = pickerOf(event.target);
+  if (picker && event.target.matches(".picker-options")) {
+    const found = event.target.querySelector("[data-pick-id]") !== null;
+    picker.querySelector("[data-picker-search]").setAttribute("aria-expanded", String(found));
+  }
+});
