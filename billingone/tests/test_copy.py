@@ -77,3 +77,15 @@ def test_the_notifications_page_and_rule_delete_use_the_visible_link_styles(fina
     DeviceRuleFactory()
     rules = admin_client_.get(reverse("opportunities:rules"))
     assert element(rules, "button", text="Delete")["class"] == "linkbutton danger"
+
+
+def test_a_reason_that_ends_a_sentence_gets_no_second_full_stop(viewer_client):
+    from opportunities.models import OpportunityState
+    from opportunities.tests.factories import OpportunityFactory
+
+    opp = OpportunityFactory(ready_to_apply=False, not_ready_reason="Migrate that line first.")
+    page = viewer_client.get(opp.get_absolute_url()).content.decode()
+    assert "Not ready to apply from the queue: Migrate that line first.</p>" in page and "first.." not in page
+    ignored = OpportunityFactory(state=OpportunityState.IGNORED, ignore_reason="Billed via the parent")
+    page = viewer_client.get(ignored.get_absolute_url()).content.decode()
+    assert "Ignored: Billed via the parent.</p>" in page

@@ -67,3 +67,27 @@ document.addEventListener("htmx:afterSwap", (event) => {
     picker.querySelector("[data-picker-search]").setAttribute("aria-expanded", String(found));
   }
 });
+
+// Phone width turns tables into cards (app.css); each cell is labelled with its column's heading.
+function labelCells() {
+  document.querySelectorAll("table.table").forEach((table) => {
+    const heads = [...table.querySelectorAll("thead th")].map((th) => th.textContent.trim());
+    if (!heads.length) return;
+    table.querySelectorAll("tbody tr, tfoot tr").forEach((row) => {
+      let column = 0;
+      for (const cell of row.children) {
+        if (heads[column] && cell.colSpan === 1 && !cell.hasAttribute("data-label")) {
+          cell.dataset.label = heads[column];
+        }
+        column += cell.colSpan || 1;
+      }
+    });
+  });
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", labelCells);
+} else {
+  labelCells();
+}
+document.addEventListener("htmx:afterSettle", labelCells);
