@@ -249,8 +249,14 @@ def console_pages() -> list:
     import statistics
 
     from django.contrib.auth.models import Group, User
-    from django.test import Client
+    from django.test import Client, override_settings
 
+    # Pages render without collectstatic: plain static storage (no hashed-name manifest).
+    plain = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    override_settings(STORAGES=plain).enable()
     user, _ = User.objects.get_or_create(username="bench-finance")
     user.groups.add(Group.objects.get(name="Finance"))
     browser = Client()
