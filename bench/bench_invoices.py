@@ -256,7 +256,7 @@ def console_pages() -> list:
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
-    override_settings(STORAGES=plain).enable()
+    override_settings(STORAGES=plain, ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False).enable()
     user, _ = User.objects.get_or_create(username="bench-finance")
     user.groups.add(Group.objects.get(name="Finance"))
     browser = Client()
