@@ -88,8 +88,8 @@ def build_world(cursor):
         INSERT INTO clients_contract (client_id, number, name, start_date, active)
         SELECT id, 'AGR-' || id || '-B', 'Projects', DATE '2025-01-01', true FROM clients_client WHERE id %% 10 = 0;
         -- 5 lines per client (25,000): workstations (legacy for every 7th), servers, network, two licences
-        INSERT INTO clients_contractline (contract_id, product_id, quantity, unit_price, external_id)
-        SELECT k.id, p.id, q.qty, p.unit_price, 'L-' || k.id || '-' || p.sku
+        INSERT INTO clients_contractline (contract_id, product_id, quantity, unit_price, external_id, start_date, updated_at)
+        SELECT k.id, p.id, q.qty, p.unit_price, 'L-' || k.id || '-' || p.sku, k.start_date, now()
         FROM clients_contract k
         CROSS JOIN LATERAL (VALUES
             (CASE WHEN k.client_id %% 7 = 0 THEN 'MS-WS-LEGACY' ELSE 'MS-WS' END, 38 + (k.client_id %% 5)),

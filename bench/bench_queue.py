@@ -86,8 +86,8 @@ def fill(cursor):
         [BULK_ITEMS],
     )
     cursor.execute(
-        """INSERT INTO clients_contractline (contract_id, product_id, quantity, unit_price, external_id)
-           SELECT ct.id, (SELECT id FROM clients_product WHERE sku = 'BENCH-1'), 10, 25.00, ''
+        """INSERT INTO clients_contractline (contract_id, product_id, quantity, unit_price, external_id, start_date, updated_at)
+           SELECT ct.id, (SELECT id FROM clients_product WHERE sku = 'BENCH-1'), 10, 25.00, '', ct.start_date, now()
            FROM clients_contract ct"""
     )
     cursor.execute(

@@ -111,6 +111,11 @@ class ContractQuerySet(models.QuerySet):
         return self.filter(active=True, start_date__lte=on).filter(Q(end_date__isnull=True) | Q(end_date__gte=on))
 
 
+class BillingTiming(models.TextChoices):
+    ADVANCE = "advance", "In advance (the run's month)"
+    ARREARS = "arrears", "In arrears (the month before the run's)"
+
+
 class Contract(models.Model):
     """A recurring agreement (PSA) under which a client is billed."""
 
@@ -120,6 +125,7 @@ class Contract(models.Model):
     start_date = models.DateField()
     end_date = models.DateField(null=True, blank=True)
     active = models.BooleanField(default=True)
+    billing_timing = models.CharField(max_length=8, choices=BillingTiming.choices, default=BillingTiming.ADVANCE)
 
     objects = ContractQuerySet.as_manager()
 
@@ -130,6 +136,11 @@ class Contract(models.Model):
                 condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
                 name="contract_end_after_start",
                 violation_error_message="A contract cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_timing__in=BillingTiming.values),
+                name="contract_billing_timing_valid",
+                violation_error_message="Unknown billing timing.",
             ),
         ]
 
@@ -148,24 +159,46 @@ LINE_TOTAL = ExpressionWrapper(
 
 class ContractLineQuerySet(models.QuerySet):
     def in_force(self, on: dt.date | None = None):
-        """Lines of contracts that bill on that date."""
+        """Lines in force on that date, of contracts that bill on that date."""
         on = on or org_today()
-        return self.filter(contract__active=True, contract__start_date__lte=on).filter(
-            Q(contract__end_date__isnull=True) | Q(contract__end_date__gte=on)
+        return self.filter(
+            Q(end_date__isnull=True) | Q(end_date__gte=on),
+            Q(contract__end_date__isnull=True) | Q(contract__end_date__gte=on),
+            start_date__lte=on,
+            contract__active=True,
+            contract__start_date__lte=on,
         )
+
+    def overlapping(self, first: dt.date, last: dt.date):
+        """Line segments in force on at least one day from ``first`` to ``last``."""
+        return self.filter(Q(end_date__isnull=True) | Q(end_date__gte=first), start_date__lte=last)
 
     def monthly_total(self) -> Decimal:
         return self.aggregate(total=Coalesce(Sum(LINE_TOTAL), ZERO))["total"]
 
 
 class ContractLine(models.Model):
-    """One recurring billed item on a contract: product × quantity at a unit price."""
+    """One recurring billed item on a contract: product × quantity at a unit price, from its start
+    date to its end date (inclusive; none = open). A change makes a new dated segment that
+    ``replaces`` the one before (``clients.services.change_contract_line``), so the history of
+    what was in force on any day stays readable."""
 
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="lines")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="contract_lines")
     quantity = models.IntegerField()
     unit_price = MoneyField(help_text="Price per unit per month on this contract.")
     external_id = models.CharField(max_length=64, blank=True, help_text="Line id in the PSA, if any.")
+    start_date = models.DateField(help_text="First day in force (by default, the contract's start).")
+    end_date = models.DateField(null=True, blank=True, help_text="Last day in force, inclusive; empty = open.")
+    replaces = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="replaced_by",
+        help_text="The segment this one continues after a dated change.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
 
     objects = ContractLineQuerySet.as_manager()
 
@@ -182,10 +215,24 @@ class ContractLine(models.Model):
                 name="contract_line_unit_price_not_negative",
                 violation_error_message="Unit price cannot be negative.",
             ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="contract_line_end_after_start",
+                violation_error_message="A contract line cannot end before it starts.",
+            ),
         ]
+        indexes = [models.Index(fields=["contract", "start_date"], name="contract_line_dates_idx")]
 
     def __str__(self):
         return f"{self.contract.number}: {self.quantity} × {self.product.sku}"
+
+    def save(self, *args, **kwargs):
+        if self.start_date is None and self.contract_id:
+            self.start_date = self.contract.start_date
+        super().save(*args, **kwargs)
+
+    def is_in_force(self, on: dt.date) -> bool:
+        return self.start_date <= on and (self.end_date is None or self.end_date >= on)
 
     @property
     def monthly_total(self) -> Decimal:

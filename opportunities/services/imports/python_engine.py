@@ -190,8 +190,16 @@ def _py_write(imp, new, changed, gone):
                 )
             )
     model.objects.bulk_update(objs, list(fields), batch_size=1000)
+    extra = {}
+    if source == ImportSource.CONTRACT_LINES:
+        starts = dict(Contract.objects.filter(pk__in={v[0] for _k, v in new}).values_list("pk", "start_date"))
+        extra = {key: {"start_date": starts[values[0]]} for key, values in new}
     created = model.objects.bulk_create(
-        [model(**{key_field: key}, **dict(zip(fields, values, strict=True))) for key, values in new], batch_size=2000
+        [
+            model(**{key_field: key}, **dict(zip(fields, values, strict=True)), **extra.get(key, {}))
+            for key, values in new
+        ],
+        batch_size=2000,
     )
     if source == ImportSource.CONTRACT_LINES:
         for obj in created:

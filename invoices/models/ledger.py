@@ -1,9 +1,4 @@
-"""Invoices, payments, statuses and collections (SPEC section 3).
-
-Balances are stored on the rows the services lock and change (``Invoice.amount_paid``,
-``Invoice.credit_applied``, ``Payment.unallocated``) so that the nightly status
-recalculation is one set-based statement over the invoice table.
-"""
+"""The ledger: invoices and their lines, payments, allocations, and the status history."""
 
 from django.conf import settings
 from django.db import models
@@ -13,128 +8,25 @@ from django.urls import reverse
 from clients.models import Client
 from clients.money import ZERO, MoneyField
 
-
-class InvoiceStatus(models.TextChoices):
-    UNPAID = "unpaid", "Unpaid"
-    PARTIALLY_PAID = "partially_paid", "Partially paid"
-    PAID = "paid", "Paid"
-    OVERDUE = "overdue", "Overdue"
-    DO_NOT_PAY = "do_not_pay", "Do not pay"
-    NO_PAYMENT_REQUIRED = "no_payment_required", "No payment required"
-    PREVIOUS_BALANCE_REMAINING = "previous_balance_remaining", "Previous balance remaining"
-
-
-class StepAction(models.TextChoices):
-    RESEND = "resend", "Resend invoice"
-    LIMIT = "limit", "Limit service"
-    SUSPEND = "suspend", "Suspend customer"
-    TERMINATE_COMMITMENTS = "terminate_commitments", "Terminate commitments"
-    TERMINATE = "terminate", "Terminate customer"
-
-
-# What a collection episode records: a step that fired, or the lifting of limit / suspend once paid.
-CollectionActionKind = models.TextChoices(
-    "CollectionActionKind",
-    [(kind.name, (kind.value, kind.label)) for kind in StepAction] + [("LIFTED", ("lifted", "Restrictions lifted"))],
-)
-
-
-class StatusChangeSource(models.TextChoices):
-    """What changed an invoice's status (shown in its history as "(issued, as of …)")."""
-
-    ISSUED = "issued", "issued"
-    PAYMENT = "payment", "payment"
-    RECALCULATION = "recalculation", "recalculation"
-
-
-class PaymentMethod(models.TextChoices):
-    BANK_TRANSFER = "bank_transfer", "Bank transfer"
-    CARD = "card", "Card"
-    DIRECT_DEBIT = "direct_debit", "Direct debit"
-    CHEQUE = "cheque", "Cheque"
-    CASH = "cash", "Cash"
-    OTHER = "other", "Other"
-
-
-MAX_TERMS_DAYS = 365  # a year to pay is the longest terms anyone grants
-MAX_DAYS_OVERDUE = 3650  # a collection step ten years on would never be reached
-
-
-class CustomerClass(models.Model):
-    """A class of customers: payment terms, collection threshold and collection schedule."""
-
-    name = models.CharField(max_length=100, unique=True)
-    payment_terms_days = models.PositiveSmallIntegerField(default=30, help_text="Days from issue to due date.")
-    collection_threshold = MoneyField(
-        default=ZERO, help_text="An amount due below this is not payable yet: it carries into the next invoice."
-    )
-
-    class Meta:
-        ordering = ["name"]
-        verbose_name_plural = "customer classes"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(collection_threshold__gte=0),
-                name="customer_class_threshold_not_negative",
-                violation_error_message="The collection threshold cannot be negative.",
-            ),
-            models.CheckConstraint(
-                condition=Q(payment_terms_days__lte=MAX_TERMS_DAYS),
-                name="customer_class_terms_sane",
-                violation_error_message=f"Payment terms: at most {MAX_TERMS_DAYS} days.",
-            ),
-        ]
-
-    def __str__(self):
-        return self.name
-
-
-class CollectionStep(models.Model):
-    """One step of a class's collection schedule: this many days overdue → this action."""
-
-    customer_class = models.ForeignKey(CustomerClass, on_delete=models.CASCADE, related_name="steps")
-    days_overdue = models.PositiveSmallIntegerField()
-    action = models.CharField(max_length=32, choices=StepAction.choices)
-
-    class Meta:
-        ordering = ["customer_class", "days_overdue", "id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["customer_class", "days_overdue", "action"],
-                name="collection_step_unique",
-                violation_error_message="This class already has that action on that day.",
-            ),
-            models.CheckConstraint(
-                condition=Q(days_overdue__gte=1, days_overdue__lte=MAX_DAYS_OVERDUE),
-                name="collection_step_days_sane",
-                violation_error_message=f"Days overdue: between 1 and {MAX_DAYS_OVERDUE:,}.",
-            ),
-            models.CheckConstraint(
-                condition=Q(action__in=StepAction.values),
-                name="collection_step_action_valid",
-                violation_error_message="Unknown collection action.",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.customer_class}: day {self.days_overdue} → {self.get_action_display()}"
-
-
-class BillingProfile(models.Model):
-    """A client's billing settings: its customer class and billing e-mail."""
-
-    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="billing_profile")
-    customer_class = models.ForeignKey(CustomerClass, on_delete=models.PROTECT, related_name="profiles")
-    billing_email = models.EmailField(blank=True)
-
-    def __str__(self):
-        return f"{self.client}: {self.customer_class}"
+from .choices import InvoiceStatus, PaymentMethod, StatusChangeSource
 
 
 class Invoice(models.Model):
     """An invoice issued to a client; its status is derived from balances and dates."""
 
     number = models.CharField(max_length=32, unique=True)
+    # The invoice's place in the gap-free numbering sequence (0 for a number given from outside:
+    # imported history, demo data). Every "earlier invoice" comparison orders by (issue date, this,
+    # id), never by the number's text, so a new prefix or width never reorders documents.
+    sequence = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
+    billing_run = models.ForeignKey(
+        "invoices.BillingRun",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        help_text="The billing run that generated this invoice (empty for a one-off invoice).",
+    )
     # Indexed by invoice_client_order_idx (client first); no second index on the column.
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     period_start = models.DateField(null=True, blank=True)
@@ -170,12 +62,12 @@ class Invoice(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-issued_on", "-number"]
+        ordering = ["-issued_on", "-sequence", "-id"]
         permissions = [("resend_invoice", "Can resend an invoice to the client")]
         # No index contains ``status``: the nightly recalculation then updates rows in
         # place (PostgreSQL HOT updates, with the table's fillfactor leaving room).
         indexes = [
-            models.Index(fields=["client", "issued_on", "number"], name="invoice_client_order_idx"),
+            models.Index(fields=["client", "issued_on", "sequence", "id"], name="invoice_client_order_idx"),
             models.Index(fields=["issued_on"], name="invoice_issued_idx"),
         ]
         constraints = [
@@ -217,25 +109,59 @@ class Invoice(models.Model):
         return self.total < 0
 
 
-class InvoiceLine(models.Model):
-    """One line of an invoice: description × quantity at a unit price."""
+class BilledLine(models.Model):
+    """What an invoice line and a draft line share: the text, the figures, and for a line a billing
+    run wrote, the contract line and month it bills (what "already billed" sums)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
     description = models.CharField(max_length=300)
     quantity = models.DecimalField(max_digits=12, decimal_places=2)
     unit_price = MoneyField()
     amount = MoneyField()
+    contract_line = models.ForeignKey(
+        "clients.ContractLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The contract line this bills (billing runs only); a billed line cannot be deleted.",
+    )
+    period = models.DateField(null=True, blank=True, help_text="First day of the month this line bills.")
+    service_start = models.DateField(null=True, blank=True, help_text="First day in force that this line bills.")
+    service_end = models.DateField(null=True, blank=True, help_text="Last day in force that this line bills.")
+    days = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Days in force billed this month.")
+    days_in_month = models.PositiveSmallIntegerField(null=True, blank=True)
+    adjustment = models.BooleanField(default=False, help_text="Corrects an earlier month.")
 
     class Meta:
-        ordering = ["invoice", "id"]
+        abstract = True
 
     def __str__(self):
         return f"{self.description}: {self.quantity} × {self.unit_price}"
 
+    @property
+    def day_fraction(self) -> str:
+        return f"{self.days}/{self.days_in_month}" if self.days is not None else ""
+
+
+class InvoiceLine(BilledLine):
+    """One line of an issued invoice."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+
+    class Meta:
+        ordering = ["invoice", "id"]
+        indexes = [
+            models.Index(
+                fields=["contract_line", "period"],
+                name="invoice_line_billed_idx",
+                condition=Q(contract_line__isnull=False),
+            )
+        ]
+
 
 # Oldest first, defined once: the order in which a client's open invoices take its payments and
 # credits (the Python allocation and the single PostgreSQL statement both read it from here).
-ALLOCATION_ORDER = ("issued_on", "number", "id")
+ALLOCATION_ORDER = ("issued_on", "sequence", "id")
 PAYMENT_ORDER = ("received_on", "id")  # which credit goes first: the earliest payment
 
 # What a payment must be; the service checks, the form shows its message, the database guards.
@@ -332,51 +258,3 @@ class InvoiceStatusChange(models.Model):
 
     def __str__(self):
         return f"{self.invoice_id}: {self.from_status} → {self.to_status}"
-
-
-class CollectionEpisode(models.Model):
-    """One delinquency of a client: open from its first overdue day until its overdue balance is paid."""
-
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="collection_episodes")
-    opened_on = models.DateField()
-    closed_on = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-opened_on", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["client"],
-                condition=Q(closed_on__isnull=True),
-                name="collection_episode_one_open_per_client",
-                violation_error_message="This client already has an open collection episode.",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.client}: from {self.opened_on}"
-
-
-class CollectionAction(models.Model):
-    """A collection step that fired in an episode (exactly once), or the lifting of restrictions."""
-
-    episode = models.ForeignKey(CollectionEpisode, on_delete=models.CASCADE, related_name="actions")
-    step = models.ForeignKey(CollectionStep, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    action = models.CharField(max_length=32, choices=CollectionActionKind.choices)
-    invoice = models.ForeignKey(Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    fired_on = models.DateField()
-    detail = models.CharField(max_length=500)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["episode", "step"],
-                name="collection_action_once_per_episode",
-                violation_error_message="This step already fired in this episode.",
-            ),
-        ]
-
-    def __str__(self):
-        return f"{self.episode}: {self.action} on {self.fired_on}"

@@ -16,10 +16,10 @@ from billingone.lists import Listing, render_list
 from clients.dates import org_today
 from clients.money import format_money
 
-from . import selectors, services
-from .filters import InvoiceFilter
-from .forms import PaymentForm
-from .models import Invoice
+from .. import selectors, services
+from ..filters import InvoiceFilter
+from ..forms import PaymentForm
+from ..models import Invoice
 
 PAGE_SIZE = 50
 
