@@ -33,7 +33,15 @@ from .ledger import (
     Payment,
 )
 from .outbox import InvoiceDocument, InvoiceMessage, MessageKind, MessageStatus
-from .runs import BillingRun, BillingRunScope, BillingRunStatus, DraftInvoice, DraftLine, InvoiceSequence
+from .runs import (
+    BillingRun,
+    BillingRunChunk,
+    BillingRunScope,
+    BillingRunStatus,
+    DraftInvoice,
+    DraftLine,
+    InvoiceSequence,
+)
 
 __all__ = [
     "ALLOCATION_ORDER",
@@ -46,6 +54,7 @@ __all__ = [
     "BilledLine",
     "BillingProfile",
     "BillingRun",
+    "BillingRunChunk",
     "BillingRunScope",
     "BillingRunStatus",
     "CollectionAction",

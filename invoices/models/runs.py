@@ -99,6 +99,42 @@ class BillingRun(models.Model):
         return int(100 * self.chunks_done / self.chunks_total) if self.chunks_total else 0
 
 
+class BillingRunChunk(models.Model):
+    """One chunk of a run's clients for one step (build or issue); any worker may take it. A chunk
+    runs only while waiting (a redelivered task finds it done); the last to finish closes the step."""
+
+    class Step(models.TextChoices):
+        BUILD = "build", "Build drafts"
+        ISSUE = "issue", "Issue"
+
+    class Status(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="chunks")
+    step = models.CharField(max_length=8, choices=Step.choices)
+    number = models.PositiveIntegerField()
+    first_client_id = models.BigIntegerField()
+    last_client_id = models.BigIntegerField()
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
+    done_at = models.DateTimeField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["run", "step", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "step", "number"],
+                name="billing_run_chunk_unique",
+                violation_error_message="This run already has that chunk.",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.run}: {self.step} chunk {self.number}"
+
+
 class DraftInvoice(models.Model):
     """The invoice a run would issue to one client; no number, invisible to money until issued."""
 
