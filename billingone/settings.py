@@ -264,3 +264,12 @@ LOGGING = {
 # Shown in the header; the organisation whose billing this console runs.
 ORGANISATION_NAME = env.str("ORGANISATION_NAME", default="BillingOne Demo MSP")
 ORGANISATION_CURRENCY = env.str("ORGANISATION_CURRENCY", default="GBP")
+# Printed on every invoice PDF: the organisation's postal address (lines separated by "\n" in the
+# environment) and how to pay.
+ORGANISATION_ADDRESS = env.str(
+    "ORGANISATION_ADDRESS", default="1 Demo Street\nDemo Town\nDT1 1AA\nUnited Kingdom", multiline=True
+)
+ORGANISATION_PAYMENT_INSTRUCTIONS = env.str(
+    "ORGANISATION_PAYMENT_INSTRUCTIONS",
+    default="Bank transfer to BillingOne Demo MSP · Sort code 00-00-00 · Account 12345678 · quote the invoice number",
+)
