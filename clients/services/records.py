@@ -1,12 +1,10 @@
-"""Writes to clients and contracts. Every change is recorded with who and when."""
-
-import datetime as dt
+"""The audit trails (contract changes, service-status changes) and the service status itself."""
 
 from django.db import transaction
 
 from billingone.text import clip
 
-from .models import Client, Contract, ContractChange, ServiceStatus, ServiceStatusChange
+from ..models import Client, ContractChange, ServiceStatus, ServiceStatusChange
 
 
 def record_contract_change(
@@ -55,24 +53,3 @@ def set_service_status(*, client: Client, to_status: str, reason: str, actor=Non
         locked.save(update_fields=["service_status", "updated_at"])
     client.service_status = locked.service_status
     return locked
-
-
-@transaction.atomic
-def end_contracts(*, client: Client, on: dt.date, reason: str, actor=None, source=ContractChange.Source.CONSOLE) -> int:
-    """End every contract of the client that is still running on ``on``; returns how many."""
-    contracts = list(Contract.objects.select_for_update().filter(client=client, active=True).order_by("pk"))
-    ended = 0
-    for contract in contracts:
-        if contract.end_date is not None and contract.end_date <= on:
-            continue
-        contract.end_date = max(on, contract.start_date)
-        contract.save(update_fields=["end_date"])
-        record_contract_change(
-            contract=contract,
-            action=ContractChange.Action.ENDED,
-            detail=f"Ended on {contract.end_date:%Y-%m-%d}: {reason}",
-            actor=actor,
-            source=source,
-        )
-        ended += 1
-    return ended
