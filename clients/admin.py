@@ -1,9 +1,22 @@
 """Django admin for clients, the catalogue and contracts. Contract edits are audited."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect
 
+from .dates import org_today
 from .models import Client, Contract, ContractChange, ContractLine, Product, ServiceStatusChange
-from .services import record_contract_change, record_line_removed, record_line_saved, set_service_status
+from .services import (
+    add_contract_line,
+    billed_line_ids,
+    change_contract_line,
+    contract_saved_in_admin,
+    record_contract_change,
+    remove_contract_line,
+    set_service_status,
+)
 
 
 @admin.register(Client)
@@ -31,9 +44,18 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 class ContractLineInline(admin.TabularInline):
+    """The contract's dated line segments, read-only: a line is added, changed from a date, ended
+    or removed on its own admin page, through the dated services."""
+
     model = ContractLine
     extra = 0
-    autocomplete_fields = ["product"]
+    fields = ["product", "quantity", "unit_price", "start_date", "end_date", "external_id"]
+    readonly_fields = fields
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Contract)
@@ -46,6 +68,7 @@ class ContractAdmin(admin.ModelAdmin):
     inlines = [ContractLineInline]
 
     def save_model(self, request, obj, form, change):
+        before = Contract.objects.filter(pk=obj.pk).values("active", "end_date").first() if change else None
         super().save_model(request, obj, form, change)
         if not change:
             record_contract_change(
@@ -55,7 +78,8 @@ class ContractAdmin(admin.ModelAdmin):
                 actor=request.user,
                 source=ContractChange.Source.ADMIN,
             )
-        elif form.changed_data:
+            return
+        if form.changed_data:
             record_contract_change(
                 contract=obj,
                 action=ContractChange.Action.UPDATED,
@@ -63,34 +87,106 @@ class ContractAdmin(admin.ModelAdmin):
                 actor=request.user,
                 source=ContractChange.Source.ADMIN,
             )
+        contract_saved_in_admin(
+            obj, was_active=before["active"], old_end=before["end_date"], on=org_today(), actor=request.user
+        )
 
-    def save_formset(self, request, form, formset, change):
-        instances = formset.save(commit=False)
-        for line in formset.deleted_objects:
-            record_line_removed(line, actor=request.user, source=ContractChange.Source.ADMIN)
-            line.delete()
-        for line in instances:
-            is_new = line.pk is None
-            line.save()
-            record_line_saved(line, added=is_new, actor=request.user, source=ContractChange.Source.ADMIN)
-        formset.save_m2m()
+
+class ContractLineAddForm(forms.ModelForm):
+    class Meta:
+        model = ContractLine
+        fields = ["contract", "product", "quantity", "unit_price", "start_date", "external_id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["start_date"].required = False
+        self.fields["start_date"].help_text = "First day in force; empty = the contract's start."
+
+
+class ContractLineChangeForm(forms.ModelForm):
+    effective_on = forms.DateField(
+        label="Change takes effect on",
+        help_text="The line as it was stays in force until the day before; on the segment's own start "
+        "date the segment is corrected in place.",
+    )
+
+    class Meta:
+        model = ContractLine
+        fields = ["product", "quantity", "unit_price", "external_id"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["effective_on"].initial = org_today
 
 
 @admin.register(ContractLine)
 class ContractLineAdmin(admin.ModelAdmin):
-    list_display = ["contract", "product", "quantity", "unit_price", "external_id"]
-    list_filter = ["product__category", "contract__active"]
+    """Dated edits only: an add, a change from a date, or the removal of a never-billed mistake,
+    each through ``clients.services`` (which refuses bad dates and records who and when)."""
+
+    list_display = ["contract", "product", "quantity", "unit_price", "start_date", "end_date", "external_id"]
+    list_filter = ["product__category", "contract__active", "start_date", "end_date"]
     search_fields = ["contract__number", "contract__client__name", "product__sku", "product__name", "external_id"]
     autocomplete_fields = ["contract", "product"]
     list_select_related = ["contract", "product"]
+    actions = None
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ContractLineChangeForm if obj else ContractLineAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ContractLineAddForm.Meta.fields
+        return ["contract", *ContractLineChangeForm.Meta.fields, "effective_on", "start_date", "end_date", "replaces"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["contract", "start_date", "end_date", "replaces"] if obj else []
+
+    def has_delete_permission(self, request, obj=None):
+        allowed = super().has_delete_permission(request, obj)
+        return allowed and (obj is None or not billed_line_ids([obj.pk]))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # A refusal by the dated services (a date outside the line's dates, say) rolls the whole
+        # save back and comes back to the form as a message.
+        try:
+            with transaction.atomic():
+                return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        record_line_saved(obj, added=not change, actor=request.user, source=ContractChange.Source.ADMIN)
+        source = ContractChange.Source.ADMIN
+        if not change:
+            saved = add_contract_line(
+                contract=obj.contract,
+                product=obj.product,
+                quantity=obj.quantity,
+                unit_price=obj.unit_price,
+                start_date=obj.start_date,
+                external_id=obj.external_id,
+                actor=request.user,
+                source=source,
+            )
+            obj.pk = saved.pk
+            return
+        if "external_id" in form.changed_data:
+            ContractLine.objects.filter(pk=obj.pk).update(external_id=obj.external_id)
+        saved = change_contract_line(
+            ContractLine.objects.get(pk=obj.pk),
+            quantity=obj.quantity,
+            unit_price=obj.unit_price,
+            product=obj.product,
+            effective_on=form.cleaned_data["effective_on"],
+            actor=request.user,
+            source=source,
+        )
+        obj.pk = saved.pk
 
     def delete_model(self, request, obj):
-        record_line_removed(obj, actor=request.user, source=ContractChange.Source.ADMIN)
-        super().delete_model(request, obj)
+        remove_contract_line(obj, actor=request.user, source=ContractChange.Source.ADMIN)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

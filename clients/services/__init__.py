@@ -16,7 +16,7 @@ from .lines import (
     end_contract_lines,
     remove_contract_line,
 )
-from .records import record_contract_change, record_line_removed, record_line_saved, set_service_status
+from .records import record_contract_change, set_service_status
 
 __all__ = [
     "add_contract_line",
@@ -30,8 +30,6 @@ __all__ = [
     "end_contract_lines",
     "end_contracts",
     "record_contract_change",
-    "record_line_removed",
-    "record_line_saved",
     "remove_contract_line",
     "set_service_status",
 ]

@@ -16,29 +16,6 @@ def record_contract_change(
     )
 
 
-def record_line_saved(line, *, added: bool, actor=None, source=ContractChange.Source.CONSOLE) -> ContractChange:
-    """The audit entry for a contract line just added or set (call inside the saving transaction)."""
-    return record_contract_change(
-        contract=line.contract,
-        line=line,
-        action=ContractChange.Action.LINE_ADDED if added else ContractChange.Action.LINE_CHANGED,
-        detail=f"{'Added' if added else 'Set'} {line.quantity} × {line.product.sku} at {line.unit_price}",
-        actor=actor,
-        source=source,
-    )
-
-
-def record_line_removed(line, *, actor=None, source=ContractChange.Source.CONSOLE) -> ContractChange:
-    """The audit entry for a contract line about to be deleted."""
-    return record_contract_change(
-        contract=line.contract,
-        action=ContractChange.Action.LINE_REMOVED,
-        detail=f"Removed {line.quantity} × {line.product.sku} at {line.unit_price}",
-        actor=actor,
-        source=source,
-    )
-
-
 @transaction.atomic
 def set_service_status(*, client: Client, to_status: str, reason: str, actor=None) -> Client:
     """Move a client to another service status under a row lock; a no-op when already there."""
