@@ -39,6 +39,10 @@ class InvoiceMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The sweep reads the waiting messages only.
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="invoice_message_waiting_idx")
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice", "kind", "occasion"],
