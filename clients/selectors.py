@@ -4,7 +4,7 @@ from django.db.models import Case, DecimalField, IntegerField, OuterRef, Prefetc
 from django.db.models.functions import Coalesce
 
 from .dates import org_today
-from .models import LINE_TOTAL, Client, Contract, ContractLine
+from .models import LINE_TOTAL, Client, Contract, ContractChange, ContractLine
 from .money import ZERO
 
 MONEY_OUT = DecimalField(max_digits=18, decimal_places=2)
@@ -44,8 +44,8 @@ def client_list():
 
 
 def client_detail_contracts(client):
-    """The client's contracts, newest first, with their lines (two queries)."""
-    lines = ContractLine.objects.select_related("product").order_by("product__name", "id")
+    """The client's contracts, newest first, with every dated segment of their lines (two queries)."""
+    lines = ContractLine.objects.select_related("product").order_by("product__name", "start_date", "id")
     return (
         Contract.objects.filter(client=client)
         .order_by("-active", "-start_date", "number")
@@ -53,18 +53,41 @@ def client_detail_contracts(client):
     )
 
 
-def client_page(client) -> dict:
-    """What the client page shows: its contracts (each with ``in_force`` and ``monthly_total``), the
-    monthly recurring revenue of those in force, and the latest service-status changes."""
-    today = org_today()
+HISTORY_SHOWN = 30  # contract changes the client page lists, newest first
+
+
+def contract_history(client, *, limit: int = HISTORY_SHOWN):
+    """The latest recorded changes to the client's contracts and lines, with who made them (one query)."""
+    return list(
+        ContractChange.objects.filter(contract__client=client)
+        .select_related("contract", "actor")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def client_page(client, on=None) -> dict:
+    """What the client page shows on a day (the organisation's today by default): its contracts,
+    each with ``in_force``, its line segments split into ``current_lines`` (in force that day) and
+    ``other_lines`` (ended before it or starting after it, each with ``ended``), and the
+    ``monthly_total`` of the current ones; the monthly recurring revenue of the contracts in force
+    (their lines in force that day, as ``ContractLine.objects.in_force``); the contract history and
+    the latest service-status changes."""
+    on = on or org_today()
     contracts = list(client_detail_contracts(client))
     for contract in contracts:
-        contract.in_force = contract.is_in_force(today)
-        contract.monthly_total = sum((line.monthly_total for line in contract.lines.all()), ZERO)
+        contract.in_force = contract.is_in_force(on)
+        segments = list(contract.lines.all())
+        contract.current_lines = [line for line in segments if line.is_in_force(on)]
+        contract.other_lines = [line for line in segments if not line.is_in_force(on)]
+        for line in contract.other_lines:
+            line.ended = line.start_date < on
+        contract.monthly_total = sum((line.monthly_total for line in contract.current_lines), ZERO)
     return {
         "client": client,
+        "on": on,
         "contracts": contracts,
         "mrr": sum((c.monthly_total for c in contracts if c.in_force), ZERO),
+        "contract_history": contract_history(client),
         "status_changes": list(client.status_changes.select_related("actor")[:20]),
     }
 

@@ -1,4 +1,4 @@
-"""Forms of missed billing: mapping rules, detection thresholds, CSV uploads."""
+"""Forms of missed billing: mapping rules, detection thresholds, CSV uploads, the apply date."""
 
 from django import forms
 from django.conf import settings
@@ -61,6 +61,29 @@ class MappingRuleForm(forms.ModelForm):
         if data.get("vendor_sku"):
             data["vendor_sku"] = data["vendor_sku"].strip().upper()
         return data
+
+
+class EffectiveDateForm(forms.Form):
+    """The date an apply changes the contract from (checked against the line's and the contract's
+    dates by the apply service, which says why a date does not fit)."""
+
+    effective_on = forms.DateField(
+        label="Takes effect from",
+        input_formats=["%Y-%m-%d"],
+        widget=forms.DateInput(
+            attrs={"type": "date", "aria-describedby": "effective-help", "data-testid": "effective-on"},
+            format="%Y-%m-%d",
+        ),
+        error_messages={
+            "required": "Give the date the change takes effect from.",
+            "invalid": "That is not a date: use the date picker (YYYY-MM-DD).",
+        },
+    )
+
+    def __init__(self, *args, latest=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if latest is not None:
+            self.fields["effective_on"].widget.attrs["max"] = latest.isoformat()
 
 
 class ThresholdsForm(forms.ModelForm):

@@ -103,6 +103,9 @@ class Opportunity(models.Model):
     applied_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    applied_from = models.DateField(
+        null=True, blank=True, help_text="The date the applied change took effect on the contract."
+    )
 
     class Meta:
         verbose_name_plural = "opportunities"

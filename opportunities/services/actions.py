@@ -7,14 +7,16 @@ raises ``ActionRefused`` with a message fit for the page; nothing is changed the
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from billingone.text import clip
+from clients.billing_calendar import first_unbilled_month
 from clients.dates import display_date, org_today
 from clients.models import Contract, ContractChange, ContractLine
 from clients.money import quantize
-from clients.services import record_contract_change
+from clients.services import add_contract_line, change_contract_line
 
 from ..models import DetectionRun, Opportunity, OpportunityEvent, OpportunityState, PlanAction
 from ..selectors import invalidate_counts
@@ -36,6 +38,7 @@ class ActionRefused(Exception):  # noqa: N818 - reads as what happened
 STALE = "The plan is out of date: Check again on the item's page refreshes it from the client's current data."
 
 SNOOZE_LONGEST = dt.timedelta(days=366)  # a snooze ends within a year: longer is what "ignore" is for
+EFFECTIVE_AHEAD = dt.timedelta(days=366)  # how far ahead an apply may take effect
 
 
 def default_snooze_date() -> dt.date:
@@ -128,14 +131,15 @@ def reopen_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
     return opp
 
 
-def apply_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
-    """Carry out the apply plan on the contract in one transaction, under row locks.
+def apply_opportunity(*, opportunity: Opportunity, actor=None, effective_on: dt.date | None = None) -> Opportunity:
+    """Carry out the apply plan on the contract from ``effective_on`` (by default the first day of
+    the first month not yet billed for the client), in one transaction, under row locks.
 
-    A plan that no longer matches the contract changes nothing: ``ActionRefused`` says
-    why, and the refusal is kept in the item's history.
+    A plan that no longer matches the contract, or a date outside the line's or contract's dates,
+    changes nothing: ``ActionRefused`` says why, and the refusal is kept in the item's history.
     """
     try:
-        return _apply(opportunity.pk, actor)
+        return _apply(opportunity.pk, actor, effective_on)
     except ActionRefused as exc:
         if Opportunity.objects.filter(pk=opportunity.pk).exists():
             OpportunityEvent.objects.create(
@@ -145,14 +149,30 @@ def apply_opportunity(*, opportunity: Opportunity, actor=None) -> Opportunity:
 
 
 @transaction.atomic
-def _apply(pk: int, actor) -> Opportunity:
-    return apply_locked(_lock(pk), actor)
+def _apply(pk: int, actor, effective_on) -> Opportunity:
+    return apply_locked(_lock(pk), actor, effective_on=effective_on)
 
 
-def apply_locked(opp: Opportunity, actor) -> Opportunity:
+def default_effective_date(opp: Opportunity) -> dt.date:
+    """The date an apply takes effect unless Finance sets another: the first day of the first month
+    not yet billed for the client, or the plan's line (or contract) start when that is later."""
+    first = first_unbilled_month(opp.client_id)
+    if opp.plan_line_id:
+        start = ContractLine.objects.filter(pk=opp.plan_line_id).values_list("start_date", flat=True).first()
+    else:
+        start = Contract.objects.filter(pk=opp.plan_contract_id).values_list("start_date", flat=True).first()
+    return max(first, start) if start else first
+
+
+def latest_effective_date() -> dt.date:
+    """An apply takes effect within a year from the organisation's today (a later date is a typo)."""
+    return org_today() + EFFECTIVE_AHEAD
+
+
+def apply_locked(opp: Opportunity, actor, *, effective_on: dt.date | None = None) -> Opportunity:
     """The apply itself, for an opportunity the caller has locked inside its transaction.
 
-    Every refusal is raised before anything is written.
+    Every refusal is raised before anything is written (the contract's writes run in a savepoint).
     """
     if opp.state == State.APPLIED:
         who = f" by {opp.applied_by}" if opp.applied_by_id else ""
@@ -163,15 +183,17 @@ def apply_locked(opp: Opportunity, actor) -> Opportunity:
     handler = _PLANS.get(opp.plan_action)
     if handler is None:
         raise ActionRefused("This kind of plan cannot be applied from the queue.")
-    line, detail, change = handler(opp)
-    record_contract_change(
-        contract=line.contract,
-        line=line,
-        action=change,
-        detail=detail,
-        actor=actor,
-        source=ContractChange.Source.MISSED_BILLING,
-    )
+    effective_on = effective_on or default_effective_date(opp)
+    if effective_on > latest_effective_date():
+        raise ActionRefused(
+            f"{display_date(effective_on)} is more than a year ahead; choose a date up to "
+            f"{display_date(latest_effective_date())}."
+        )
+    try:
+        with transaction.atomic():
+            detail = handler(opp, effective_on, actor)
+    except ValidationError as exc:
+        raise ActionRefused(" ".join(exc.messages)) from None
     from_state = opp.state
     opp.state, opp.applied_at, opp.applied_by, opp.snoozed_until = State.APPLIED, timezone.now(), actor, None
     opp.save(update_fields=["state", "applied_at", "applied_by", "snoozed_until", "updated_at"])
@@ -191,7 +213,7 @@ def _locked_contract(opp) -> Contract:
     return contract
 
 
-def _locked_line(opp) -> ContractLine:
+def _locked_line(opp, effective_on) -> ContractLine:
     # One query locks the line and its contract (PostgreSQL: FOR UPDATE OF both).
     line = (
         ContractLine.objects.select_for_update(of=("self", "contract"))
@@ -210,52 +232,76 @@ def _locked_line(opp) -> ContractLine:
             f"The line's quantity changed since detection: it is now {line.quantity}, the plan expected "
             f"{opp.plan_from_quantity}. {STALE}"
         )
+    if effective_on < line.start_date:
+        raise ActionRefused(
+            f"{display_date(effective_on)} is before the line starts ({display_date(line.start_date)}); "
+            "choose a date from then on."
+        )
+    if line.end_date is not None and effective_on > line.end_date:
+        raise ActionRefused(f"The line ends on {display_date(line.end_date)}; choose a date up to then. {STALE}")
     return line
 
 
-def _add_line(opp):
+def _add_line(opp, effective_on, actor) -> str:
     contract = _locked_contract(opp)
     product = opp.plan_product or opp.product
     if product is None or opp.plan_to_quantity is None or opp.plan_unit_price is None:
         raise ActionRefused("The plan is incomplete (product, quantity or price missing).")
-    if ContractLine.objects.filter(contract=contract, product=product).exists():
+    billing = ContractLine.objects.filter(contract=contract, product=product).overlapping(effective_on, dt.date.max)
+    if billing.exists():
         raise ActionRefused(f"Contract {contract.number} already bills {product.name} now. {STALE}")
-    line = ContractLine.objects.create(
-        contract=contract, product=product, quantity=opp.plan_to_quantity, unit_price=quantize(opp.plan_unit_price)
+    line = add_contract_line(
+        contract=contract,
+        product=product,
+        quantity=opp.plan_to_quantity,
+        unit_price=quantize(opp.plan_unit_price),
+        start_date=effective_on,
+        actor=actor,
+        source=ContractChange.Source.MISSED_BILLING,
+        note=f"missed billing #{opp.pk}",
     )
-    line.contract = contract
-    detail = f"Added {opp.plan_to_quantity} × {product.sku} at {line.unit_price} (missed billing #{opp.pk})"
-    return line, detail, ContractChange.Action.LINE_ADDED
+    when = display_date(effective_on)
+    return f"Added {line.quantity} × {product.sku} at {line.unit_price} from {when} (missed billing #{opp.pk})"
 
 
-def _raise_quantity(opp):
-    line = _locked_line(opp)
+def _raise_quantity(opp, effective_on, actor) -> str:
+    line = _locked_line(opp, effective_on)
     if opp.plan_to_quantity is None or opp.plan_to_quantity <= line.quantity:
         raise ActionRefused("The plan does not raise the quantity.")
     before = line.quantity
-    ContractLine.objects.filter(pk=line.pk).update(quantity=opp.plan_to_quantity)
-    line.quantity = opp.plan_to_quantity
-    detail = f"{line.product.sku}: quantity {before} → {line.quantity} (missed billing #{opp.pk})"
-    return line, detail, ContractChange.Action.LINE_CHANGED
+    new = change_contract_line(
+        line,
+        quantity=opp.plan_to_quantity,
+        effective_on=effective_on,
+        actor=actor,
+        source=ContractChange.Source.MISSED_BILLING,
+        note=f"missed billing #{opp.pk}",
+    )
+    when = display_date(effective_on)
+    return f"{line.product.sku}: quantity {before} → {new.quantity} from {when} (missed billing #{opp.pk})"
 
 
-def _migrate_product(opp):
-    line = _locked_line(opp)
+def _migrate_product(opp, effective_on, actor) -> str:
+    line = _locked_line(opp, effective_on)
     if opp.plan_product_id is None:
         raise ActionRefused("The plan has no replacement product.")
     if opp.product_id and line.product_id != opp.product_id:
         raise ActionRefused(
             f"The line no longer bills {opp.product.name if opp.product else 'the retired product'}. {STALE}"
         )
-    old_sku, new = line.product.sku, opp.plan_product
-    updates = {"product": new}
-    if opp.plan_unit_price is not None:
-        updates["unit_price"] = quantize(opp.plan_unit_price)
-    ContractLine.objects.filter(pk=line.pk).update(**updates)
-    for key, value in updates.items():
-        setattr(line, key, value)
-    detail = f"{old_sku} → {new.sku} at {line.unit_price} × {line.quantity} (missed billing #{opp.pk})"
-    return line, detail, ContractChange.Action.LINE_CHANGED
+    old_sku, new_product = line.product.sku, opp.plan_product
+    price = quantize(opp.plan_unit_price) if opp.plan_unit_price is not None else None
+    new = change_contract_line(
+        line,
+        product=new_product,
+        unit_price=price,
+        effective_on=effective_on,
+        actor=actor,
+        source=ContractChange.Source.MISSED_BILLING,
+        note=f"missed billing #{opp.pk}",
+    )
+    when = display_date(effective_on)
+    return f"{old_sku} → {new_product.sku} at {new.unit_price} × {new.quantity} from {when} (missed billing #{opp.pk})"
 
 
 _PLANS = {
@@ -296,8 +342,10 @@ def expire_snoozes(*, today: dt.date | None = None) -> int:
 __all__ = [
     "ActionRefused",
     "apply_opportunity",
+    "default_effective_date",
     "default_snooze_date",
     "expire_snoozes",
+    "latest_effective_date",
     "ignore_opportunity",
     "mark_reviewed",
     "snooze_opportunity",

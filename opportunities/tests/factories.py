@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import factory
 
-from clients.models import ProductCategory
+from clients.dates import org_today
+from clients.models import ContractLine, ProductCategory
 from clients.tests import factories as base
 from opportunities.models import (
     SEVERITY_RANK,
@@ -114,6 +115,25 @@ class OpportunityFactory(factory.django.DjangoModelFactory):
     monthly_impact = Decimal("150.00")
     expected_quantity = 6
     billed_quantity = 0
+
+
+def this_month() -> dt.date:
+    """Where an apply takes effect by default when nothing has been billed yet: the first day of
+    the organisation's current month (``clients.billing_calendar``)."""
+    return org_today().replace(day=1)
+
+
+def segment_on(line, on: dt.date | None = None):
+    """The segment of ``line``'s dated chain in force on ``on`` (by default the first day of this
+    month): what the contract bills for that day, after any change that made a new segment."""
+    on = on or this_month()
+    first = ContractLine.objects.get(pk=line.pk)
+    while first.replaces_id:
+        first = ContractLine.objects.get(pk=first.replaces_id)
+    segment = first
+    while segment is not None and not segment.is_in_force(on):
+        segment = ContractLine.objects.filter(replaces=segment).first()
+    return segment
 
 
 def billed_line(**kwargs):

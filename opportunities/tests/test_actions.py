@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
+from clients import billing_calendar
 from clients.dates import display_date, org_today
 from clients.models import ContractChange, ContractLine
 from opportunities.models import OpportunityEvent, OpportunityState
@@ -16,8 +17,11 @@ from .factories import (
     ContractFactory,
     OpportunityFactory,
     add_line_opportunity,
+    billed_line,
     migrate_product_opportunity,
     raise_quantity_opportunity,
+    segment_on,
+    this_month,
 )
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +99,7 @@ def test_apply_adds_a_line_and_records_who_and_when(finance):
     opp = add_line_opportunity(quantity=6, price=Decimal("25.00"))
     actions.apply_opportunity(opportunity=opp, actor=finance)
     line = ContractLine.objects.get(contract=opp.plan_contract, product=opp.product)
-    assert (line.quantity, line.unit_price) == (6, Decimal("25.00"))
+    assert (line.quantity, line.unit_price, line.start_date, line.end_date) == (6, Decimal("25.00"), this_month(), None)
     opp.refresh_from_db()
     assert opp.state == OpportunityState.APPLIED and opp.applied_by == finance and opp.applied_at
     change = ContractChange.objects.get(contract=opp.plan_contract)
@@ -104,20 +108,95 @@ def test_apply_adds_a_line_and_records_who_and_when(finance):
     assert events(opp)[0][:2] == (Event.APPLIED, "fran")
 
 
-def test_apply_raises_the_quantity(finance):
+def test_apply_raises_the_quantity_from_the_first_month_not_yet_billed(finance):
     opp = raise_quantity_opportunity(to_quantity=15)
     actions.apply_opportunity(opportunity=opp, actor=finance)
-    opp.plan_line.refresh_from_db()
-    assert opp.plan_line.quantity == 15
-    assert ContractChange.objects.get(line=opp.plan_line).detail.startswith(f"{opp.product.sku}: quantity 10 → 15")
+    old = ContractLine.objects.get(pk=opp.plan_line_id)
+    new = segment_on(old)
+    assert (new.quantity, new.start_date, new.replaces_id) == (15, this_month(), old.pk)
+    assert (old.quantity, old.end_date) == (10, this_month() - dt.timedelta(days=1))  # what was billed stays
+    sku, since = opp.product.sku, display_date(this_month())
+    change = ContractChange.objects.get(line=new)
+    assert (change.source, change.actor) == ("missed billing", finance)
+    assert change.detail == f"Set 15 × {sku} at 25.00 from {since} (was 10 × {sku} at 25.00) (missed billing #{opp.pk})"
+    assert events(opp)[0][2] == f"{sku}: quantity 10 → 15 from {since} (missed billing #{opp.pk})"
 
 
-def test_apply_migrates_the_product_and_price(finance):
+def test_apply_from_a_date_set_back_changes_the_line_from_that_date(finance):
+    opp = raise_quantity_opportunity(to_quantity=15)
+    actions.apply_opportunity(opportunity=opp, actor=finance, effective_on=dt.date(2025, 3, 10))
+    old = ContractLine.objects.get(pk=opp.plan_line_id)
+    assert old.end_date == dt.date(2025, 3, 9) and segment_on(old, dt.date(2025, 3, 9)) == old
+    new = segment_on(old, dt.date(2025, 3, 10))
+    assert (new.quantity, new.start_date, new.end_date) == (15, dt.date(2025, 3, 10), None)
+    assert segment_on(old, org_today()) == new
+
+
+def test_apply_on_the_line_s_own_start_date_edits_it_in_place(finance):
+    opp = raise_quantity_opportunity(to_quantity=15)
+    actions.apply_opportunity(opportunity=opp, actor=finance, effective_on=opp.plan_line.start_date)
+    assert ContractLine.objects.filter(contract=opp.plan_contract).count() == 1
+    assert ContractLine.objects.get(pk=opp.plan_line_id).quantity == 15
+
+
+@pytest.mark.parametrize("outside", ["before the start", "after the end"])
+def test_apply_refuses_a_date_outside_the_line_and_changes_nothing(finance, outside):
+    ends = org_today() + dt.timedelta(days=40)
+    opp = raise_quantity_opportunity(line=billed_line(end_date=ends), to_quantity=15)
+    when, message = {
+        "before the start": (dt.date(2023, 12, 31), "31 Dec 2023 is before the line starts"),
+        "after the end": (ends + dt.timedelta(days=1), f"The line ends on {display_date(ends)}"),
+    }[outside]
+    with pytest.raises(ActionRefused, match=message):
+        actions.apply_opportunity(opportunity=opp, actor=finance, effective_on=when)
+    opp.refresh_from_db()
+    assert opp.state == OpportunityState.OPEN and ContractLine.objects.get(pk=opp.plan_line_id).quantity == 10
+    assert not ContractChange.objects.exists() and events(opp)[0][:2] == (Event.APPLY_FAILED, "fran")
+
+
+def test_apply_refuses_an_add_line_dated_before_the_contract_starts(finance):
+    opp = add_line_opportunity()
+    with pytest.raises(ActionRefused, match="before contract .* starts"):
+        actions.apply_opportunity(opportunity=opp, actor=finance, effective_on=dt.date(2023, 12, 1))
+    assert not ContractLine.objects.filter(contract=opp.plan_contract).exists()
+    assert not ContractChange.objects.exists()
+
+
+def test_the_default_date_is_the_client_s_first_month_not_yet_billed(finance):
+    opp = raise_quantity_opportunity(to_quantity=15)
+    assert actions.default_effective_date(opp) == this_month()
+
+    def provider(client_id):
+        return dt.date(2025, 11, 1) if client_id == opp.client_id else None
+
+    billing_calendar.register(provider)
+    try:
+        assert actions.default_effective_date(opp) == dt.date(2025, 11, 1)
+        actions.apply_opportunity(opportunity=opp, actor=finance)
+    finally:
+        billing_calendar.unregister(provider)
+    assert segment_on(opp.plan_line, dt.date(2025, 11, 1)).quantity == 15
+    assert segment_on(opp.plan_line, dt.date(2025, 10, 31)).quantity == 10
+
+
+def test_the_default_date_is_never_before_the_line_starts():
+    line = billed_line(start_date=org_today().replace(day=1) + dt.timedelta(days=40))
+    opp = raise_quantity_opportunity(line=line)
+    assert actions.default_effective_date(opp) == line.start_date
+
+
+def test_apply_migrates_the_product_and_price_from_the_first_month_not_yet_billed(finance):
     opp = migrate_product_opportunity()
-    line = opp.plan_line
     actions.apply_opportunity(opportunity=opp, actor=finance)
-    line.refresh_from_db()
-    assert line.product == opp.plan_product and line.unit_price == Decimal("30.00") and line.quantity == 10
+    old = ContractLine.objects.get(pk=opp.plan_line_id)
+    new = segment_on(old)
+    assert (new.product, new.unit_price, new.quantity, new.start_date) == (
+        opp.plan_product,
+        Decimal("30.00"),
+        10,
+        this_month(),
+    )
+    assert old.product == opp.product and old.end_date == this_month() - dt.timedelta(days=1)
 
 
 def test_apply_refuses_when_the_line_changed_and_changes_nothing(finance):
@@ -152,8 +231,7 @@ def test_apply_twice_refuses_the_second(finance, admin_user):
     actions.apply_opportunity(opportunity=opp, actor=finance)
     with pytest.raises(ActionRefused, match="already applied by fran"):
         actions.apply_opportunity(opportunity=opp, actor=admin_user)
-    opp.plan_line.refresh_from_db()
-    assert opp.plan_line.quantity == 15 and ContractChange.objects.count() == 1
+    assert segment_on(opp.plan_line).quantity == 15 and ContractChange.objects.count() == 1
 
 
 def test_apply_refuses_an_item_that_is_not_ready(finance):

@@ -9,7 +9,7 @@ from clients.models import ContractChange
 from opportunities.models import OpportunityState
 from opportunities.services.actions import ActionRefused, apply_opportunity
 
-from .factories import raise_quantity_opportunity
+from .factories import raise_quantity_opportunity, segment_on
 
 # Beat schedules and roles are there during the test and after its flush.
 pytestmark = pytest.mark.usefixtures("keep_reference_data")
@@ -41,9 +41,9 @@ def test_two_threads_applying_at_once_exactly_one_wins(finance, admin_user):
     assert sorted(o.split(":")[0] for o in outcomes) == ["applied", "refused"]
     assert any("already applied" in o for o in outcomes)
     opp.refresh_from_db()
-    opp.plan_line.refresh_from_db()
-    assert opp.state == OpportunityState.APPLIED and opp.plan_line.quantity == 15
-    assert ContractChange.objects.filter(line=opp.plan_line).count() == 1
+    new = segment_on(opp.plan_line)
+    assert opp.state == OpportunityState.APPLIED and new.quantity == 15 and new.replaces_id == opp.plan_line_id
+    assert ContractChange.objects.count() == 1 and ContractChange.objects.get().line == new
 
 
 @pytest.mark.postgres
@@ -67,6 +67,5 @@ def test_a_bulk_apply_on_several_connections_applies_each_item_once(finance, set
     assert BulkApply.objects.get(pk=bulk.pk).status == BulkApply.Status.FINISHED
     assert set(BulkApplyItem.objects.filter(bulk=bulk).values_list("state", flat=True)) == {"applied"}
     assert ContractChange.objects.count() == 8
-    assert set(ContractLine.objects.filter(pk__in=[line.pk for line in lines]).values_list("quantity", flat=True)) == {
-        15
-    }
+    assert {segment_on(line).quantity for line in lines} == {15}
+    assert ContractLine.objects.count() == 16  # each line ended last month and continued by one new segment

@@ -15,6 +15,8 @@ from .factories import (
     add_line_opportunity,
     billed_line,
     raise_quantity_opportunity,
+    segment_on,
+    this_month,
 )
 
 pytestmark = [
@@ -113,11 +115,34 @@ def test_apply_with_confirm(page, login, finance, items):
     page.goto(f"/missed-billing/{opp.pk}/")
     page.get_by_test_id("apply").click()
     page.get_by_text("10 → 15").first.wait_for()
+    field = page.get_by_test_id("effective-on")
+    assert field.input_value() == this_month().isoformat()  # nothing billed yet: this month
+    field.fill("2025-03-10")  # set back: the gap was there long before detection saw it
     page.get_by_test_id("confirm-apply").click()
-    page.get_by_text("Applied: the contract was updated.").wait_for()
+    page.get_by_text("Applied: the contract was updated. It changes from 10 Mar 2025.").first.wait_for()
     assert page.get_by_test_id("state").inner_text() == "Applied"
-    opp.plan_line.refresh_from_db()
-    assert opp.plan_line.quantity == 15
+    assert segment_on(opp.plan_line, dt.date(2025, 3, 10)).quantity == 15
+    assert segment_on(opp.plan_line, dt.date(2025, 3, 9)).quantity == 10
+    page.get_by_role("link", name=opp.client_name).last.click()  # the client page, with its contracts
+    history = page.get_by_test_id("contract-history")
+    history.wait_for()
+    assert "Set 15 × " in history.inner_text() and "from 10 Mar 2025 (was 10 × " in history.inner_text()
+    assert "by fran" in history.inner_text()
+    ended = page.get_by_test_id("line-not-in-force").first
+    assert "Ended" in ended.inner_text() and "1 Jan 2024 to 9 Mar 2025" in ended.inner_text()
+    assert "from 10 Mar 2025" in page.get_by_test_id("line-in-force").first.inner_text()
+
+
+def test_apply_refuses_a_date_before_the_line_starts_and_says_so(page, login, finance, items):
+    login(page, "fran", "pw-fran")
+    opp = items["ready2"]
+    page.goto(f"/missed-billing/{opp.pk}/apply/")
+    page.get_by_test_id("effective-on").fill("2023-06-01")
+    page.get_by_test_id("confirm-apply").click()
+    error = page.get_by_test_id("error")
+    error.wait_for()
+    assert "1 Jun 2023 is before the line starts (1 Jan 2024)" in error.inner_text()
+    assert page.get_by_test_id("state").inner_text() == "Open"
 
 
 def test_bulk_apply_with_live_progress_and_a_disabled_incompatible_item(page, login, finance, items, celery_eager):

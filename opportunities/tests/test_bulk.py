@@ -1,10 +1,12 @@
 """Bulk apply: compatibility with reasons, preview by contract, per-item outcome, idempotency."""
 
+import datetime as dt
 from decimal import Decimal
 from unittest import mock
 
 import pytest
 
+from clients import billing_calendar
 from clients.models import ContractChange, ContractLine
 from opportunities import selectors
 from opportunities.models import BulkApply, BulkApplyItem, OpportunityState
@@ -17,6 +19,8 @@ from .factories import (
     add_line_opportunity,
     billed_line,
     raise_quantity_opportunity,
+    segment_on,
+    this_month,
 )
 
 pytestmark = pytest.mark.django_db
@@ -127,8 +131,8 @@ def test_the_same_submission_twice_is_one_bulk_apply_and_applies_once(finance, p
     assert BulkApply.objects.count() == 1 and BulkApplyItem.objects.count() == 2
     assert ContractChange.objects.count() == 2
     for o in items:
-        o.plan_line.refresh_from_db()
-        assert o.plan_line.quantity == 15
+        assert segment_on(o.plan_line).quantity == 15
+        assert ContractLine.objects.get(pk=o.plan_line_id).end_date == this_month() - dt.timedelta(days=1)
 
 
 def test_a_second_bulk_with_the_same_items_applies_nothing_twice(finance, product):
@@ -168,3 +172,22 @@ def test_it_refuses_an_item_whose_plan_contract_is_gone_instead_of_failing(produ
 
 def test_django_admin_names_them_bulk_applies():
     assert str(BulkApply._meta.verbose_name_plural) == "bulk applies"
+
+
+def test_each_item_of_a_bulk_apply_takes_effect_from_its_client_s_first_month_not_yet_billed(finance, product):
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
+    months = {items[0].client_id: dt.date(2025, 11, 1)}  # the other client: nothing billed yet
+
+    def provider(client_id):
+        return months.get(client_id)
+
+    billing_calendar.register(provider)
+    try:
+        first, _ = _start([o.pk for o in items], actor=finance)
+        bulk.run_bulk(bulk_id=first.pk)
+    finally:
+        billing_calendar.unregister(provider)
+    assert segment_on(items[0].plan_line, dt.date(2025, 11, 1)).quantity == 15
+    assert segment_on(items[0].plan_line, dt.date(2025, 10, 31)).quantity == 10
+    assert ContractLine.objects.get(pk=items[1].plan_line_id).end_date == this_month() - dt.timedelta(days=1)
+    assert segment_on(items[1].plan_line).start_date == this_month()

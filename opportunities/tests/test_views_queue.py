@@ -10,7 +10,14 @@ from billingone.tests.html import element, elements
 from clients.dates import display_date, org_today
 from opportunities.models import OpportunityState, Severity
 
-from .factories import ClientFactory, OpportunityFactory, detection_run, raise_quantity_opportunity
+from .factories import (
+    ClientFactory,
+    OpportunityFactory,
+    detection_run,
+    raise_quantity_opportunity,
+    segment_on,
+    this_month,
+)
 
 pytestmark = pytest.mark.django_db
 QUEUE = "/missed-billing/"
@@ -227,16 +234,17 @@ def test_apply_confirmation_then_apply(finance_client, queue_items):
     url = reverse("opportunities:apply", args=[opp.pk])
     confirm = finance_client.get(url)
     assert confirm.status_code == 200 and "Confirm and apply" in texts(confirm) and "10 → 15" in texts(confirm)
-    response = finance_client.post(url, HTTP_HX_REQUEST="true")
+    since = element(confirm, "input", data_testid="effective-on")["value"]
+    assert since == this_month().isoformat()  # nothing billed yet: from the first day of this month
+    response = finance_client.post(url, {"effective_on": since}, HTTP_HX_REQUEST="true")
     assert response.status_code == 204 and response["HX-Location"] == opp.get_absolute_url()
-    opp.plan_line.refresh_from_db()
-    assert opp.plan_line.quantity == 15
+    assert segment_on(opp.plan_line).quantity == 15
 
 
 def test_apply_with_a_changed_line_says_why(finance_client, queue_items):
     opp = queue_items["ready"]
     type(opp.plan_line).objects.filter(pk=opp.plan_line_id).update(quantity=13)
-    response = finance_client.post(reverse("opportunities:apply", args=[opp.pk]))
+    response = finance_client.post(reverse("opportunities:apply", args=[opp.pk]), {"effective_on": this_month()})
     assert response.status_code == 400
     assert "it is now 13, the plan expected 10" in texts(response)
 

@@ -111,6 +111,8 @@ def test_preview_by_post_then_confirm_twice_is_one_bulk_apply(
     preview = finance_client.post("/missed-billing/bulk/", {"shown": shown, "ids": [same[0].pk, same[1].pk]})
     html = texts(preview)
     assert preview.status_code == 200 and "2 items will be applied" in html
+    said = element(preview, "p", data_testid="bulk-effective").text
+    assert said.startswith("Each item takes effect from its own default date: the first day of the first month not yet")
     form = {"key": preview.context["key"], "token": preview.context["token"]}
     with django_capture_on_commit_callbacks(execute=True):
         first = finance_client.post("/missed-billing/bulk/", form)

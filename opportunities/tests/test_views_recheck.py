@@ -17,6 +17,8 @@ from .factories import (
     DeviceFactory,
     DeviceRuleFactory,
     ProductFactory,
+    segment_on,
+    this_month,
 )
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +40,7 @@ def gap():
 def test_a_stale_plan_is_refused_once_and_points_to_check_again(finance_client, gap):
     opp, line = gap
     ContractLine.objects.filter(pk=line.pk).update(quantity=11)  # someone edited the contract since
-    response = finance_client.post(reverse("opportunities:apply", args=[opp.pk]))
+    response = finance_client.post(reverse("opportunities:apply", args=[opp.pk]), {"effective_on": this_month()})
     assert response.status_code == 400
     error = element(response, "div", data_testid="error").text
     assert "The plan is out of date" in error and "Check again" in error
@@ -55,9 +57,9 @@ def test_finance_checks_the_client_again_and_the_plan_is_current(finance_client,
     assert (opp.plan_from_quantity, opp.plan_to_quantity) == (11, 12)
     run = DetectionRun.objects.latest("pk")
     assert run.client_ids == [opp.client_id] and run.triggered_by == finance
-    response = finance_client.post(reverse("opportunities:apply", args=[opp.pk]))
+    response = finance_client.post(reverse("opportunities:apply", args=[opp.pk]), {"effective_on": this_month()})
     assert response.status_code == 302
-    assert ContractLine.objects.get(pk=line.pk).quantity == 12
+    assert segment_on(line).quantity == 12 and ContractLine.objects.get(pk=line.pk).quantity == 11
 
 
 def test_checking_again_after_the_gap_closed_says_it_resolved_itself(finance_client, gap):

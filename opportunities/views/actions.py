@@ -9,9 +9,10 @@ from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
 from billingone.htmx import redirect_after_post
-from clients.dates import display_date, org_today
+from clients.dates import display_date, org_date, org_today
 
 from .. import selectors
+from ..forms import EffectiveDateForm
 from ..models import Opportunity, OpportunityState
 from ..services import actions
 from ..services.actions import ActionRefused
@@ -36,6 +37,7 @@ def _detail_context(request, opp, **extra) -> dict:
         "max_snooze": actions.latest_snooze_date(),
         "actionable": opp.state in actions.ACTIONABLE,
         "reopenable": opp.state in actions.REOPENABLE,
+        "first_found": org_date(opp.first_detected_at),
         **extra,
     }
 
@@ -120,18 +122,42 @@ def recheck(request, pk: int) -> HttpResponse:
     return _done(request, opp, message)
 
 
+def _effective_form(opp, data=None) -> EffectiveDateForm:
+    """The apply date: what was sent, or else the default for this item."""
+    initial = {"effective_on": actions.default_effective_date(opp)}
+    return EffectiveDateForm(data, initial=initial, latest=actions.latest_effective_date())
+
+
+def _confirm_context(opp, form) -> dict:
+    return {
+        "opp": opp,
+        "form": form,
+        "default_effective": actions.default_effective_date(opp),
+        "first_found": org_date(opp.first_detected_at),
+    }
+
+
 @permission_required("opportunities.apply_opportunity", raise_exception=True)
 def apply(request, pk: int) -> HttpResponse:
-    """GET: the confirmation showing the plan; POST: apply it."""
+    """GET: the confirmation showing the plan and the date it takes effect from; POST: apply it."""
     opp = _get_opportunity(pk)
+    template = "opportunities/detail_apply_confirm.html"
     if request.method == "POST":
+        form = _effective_form(opp, request.POST)
+        if not form.is_valid():
+            return render(request, template, _confirm_context(opp, form), status=400)
+        effective_on = form.cleaned_data["effective_on"]
         try:
-            actions.apply_opportunity(opportunity=opp, actor=request.user)
+            actions.apply_opportunity(opportunity=opp, actor=request.user, effective_on=effective_on)
         except ActionRefused as exc:
             opp = _get_opportunity(pk)
             return _refused(request, opp, f"Not applied: {exc}")
-        return _done(request, opp, "Applied: the contract was updated.")
+        return _done(request, opp, f"Applied: the contract was updated. It changes from {display_date(effective_on)}.")
     if opp.state == OpportunityState.APPLIED or not opp.ready_to_apply:
         messages.error(request, "This item cannot be applied.")
         return HttpResponseRedirect(opp.get_absolute_url())
-    return render(request, "opportunities/detail_apply_confirm.html", {"opp": opp})
+    # "?effective_on=…" (the hint's link) proposes another date; the form checks it like a POST.
+    asked = request.GET.get("effective_on")
+    form = _effective_form(opp, {"effective_on": asked} if asked else None)
+    status = 400 if form.is_bound and not form.is_valid() else 200
+    return render(request, template, _confirm_context(opp, form), status=status)
