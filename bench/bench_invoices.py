@@ -89,8 +89,8 @@ def generate():
         "INSERT INTO invoices_customerclass (id, name, payment_terms_days, collection_threshold) VALUES (1, 'Bench', 30, 25)"
     )
     sql(
-        "INSERT INTO invoices_billingprofile (client_id, customer_class_id, billing_email)"
-        " SELECT g, 1, '' FROM generate_series(1, %s) g",
+        "INSERT INTO invoices_billingprofile (client_id, customer_class_id, billing_email, updated_at)"
+        " SELECT g, 1, '', now() FROM generate_series(1, %s) g",
         [n],
     )
     # Invoice id = (client - 1) * 10 + k + 1; k = 0..9, one a month, issue day offset by client % 20.

@@ -273,3 +273,18 @@ ORGANISATION_PAYMENT_INSTRUCTIONS = env.str(
     "ORGANISATION_PAYMENT_INSTRUCTIONS",
     default="Bank transfer to BillingOne Demo MSP · Sort code 00-00-00 · Account 12345678 · quote the invoice number",
 )
+
+# Billing runs: the first month the console bills (a date in that month; empty = the month of the
+# first billing run ever issued), how far back a difference is still billed, the size of the chunks
+# of clients a worker takes, and the invoice numbers' prefix and width (the sequence row in admin
+# holds them once created; "{year}" becomes the issue year).
+_go_live = env.str("BILLING_GO_LIVE", default="")
+try:
+    BILLING_GO_LIVE = dt.date.fromisoformat(_go_live).replace(day=1) if _go_live else None
+except ValueError:
+    raise ImproperlyConfigured(f"BILLING_GO_LIVE must be a date like 2027-01-01, not {_go_live!r}") from None
+BILLING_BACKDATE_MONTHS = env.int("BILLING_BACKDATE_MONTHS", default=12)
+BILLING_CHUNK_CLIENTS = env.int("BILLING_CHUNK_CLIENTS", default=2000)
+BILLING_THREADS = env.int("BILLING_THREADS", default=2)
+INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-{year}-")
+INVOICE_NUMBER_WIDTH = env.int("INVOICE_NUMBER_WIDTH", default=6)

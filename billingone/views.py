@@ -10,11 +10,13 @@ import opportunities.selectors
 from clients.selectors import portfolio_summary
 
 from .background import broker_problem, cache_problem
+from .recovered import recovered_by_missed_billing
 
 
 def home(request: HttpRequest) -> HttpResponse:
     context = {"portfolio": portfolio_summary(), "missed_billing": opportunities.selectors.needs_attention()}
     context.update(invoices.selectors.home_summary())
+    context["recovered"] = recovered_by_missed_billing()
     return render(request, "home.html", context)
 
 

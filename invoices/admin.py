@@ -6,23 +6,31 @@ read-only here: they change through ``invoices.services`` so every rule and audi
 entry applies.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from clients.admin import ReadOnlyAdmin
 
 from .models import (
     Allocation,
     BillingProfile,
+    BillingRun,
+    BillingRunChunk,
     CollectionAction,
     CollectionEpisode,
     CollectionStep,
     CustomerClass,
+    DraftInvoice,
+    DraftLine,
     Invoice,
+    InvoiceDocument,
     InvoiceLine,
+    InvoiceMessage,
+    InvoiceSequence,
     InvoiceStatusChange,
     Payment,
 )
-from .services import assign_customer_class
+from .services import assign_customer_class, cancel_billing_run, rebuild_billing_run, resend_invoice
 
 
 class CollectionStepInline(admin.TabularInline):
@@ -125,3 +133,127 @@ class CollectionActionAdmin(ReadOnlyAdmin):
     list_filter = ["action", "fired_on"]
     search_fields = ["episode__client__name", "detail"]
     list_select_related = ["episode__client", "invoice"]
+
+
+@admin.register(InvoiceMessage)
+class InvoiceMessageAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "invoice", "kind", "to_email", "status", "attempts", "sent_at", "last_error"]
+    list_filter = ["status", "kind", "created_at"]
+    search_fields = ["invoice__number", "invoice__client__name", "to_email"]
+    list_select_related = ["invoice"]
+    date_hierarchy = "created_at"
+    actions = ["resend"]
+
+    @admin.action(
+        description="Resend the invoice of each selected e-mail now (a new e-mail each)", permissions=["resend"]
+    )
+    def resend(self, request, queryset):
+        sent, refused = 0, []
+        for invoice in Invoice.objects.filter(pk__in=queryset.values("invoice_id")).order_by("pk"):
+            try:
+                resend_invoice(invoice, actor=request.user)
+            except ValidationError as exc:
+                refused.append(f"{invoice.number}: {' '.join(exc.messages)}")
+            else:
+                sent += 1
+        if sent:
+            self.message_user(request, f"{sent} invoice(s) sent again.", messages.SUCCESS)
+        for problem in refused:
+            self.message_user(request, problem, messages.ERROR)
+
+    def has_resend_permission(self, request):
+        return request.user.has_perm("invoices.resend_invoice")
+
+
+@admin.register(InvoiceDocument)
+class InvoiceDocumentAdmin(ReadOnlyAdmin):
+    list_display = ["invoice", "file", "size", "created_at"]
+    search_fields = ["invoice__number", "invoice__client__name"]
+    list_filter = ["created_at"]
+    list_select_related = ["invoice"]
+    date_hierarchy = "created_at"
+
+
+# --- Billing runs: built, rebuilt, issued and cancelled by the services (the console or these actions) ---
+
+
+class BillingRunChunkInline(admin.TabularInline):
+    model = BillingRunChunk
+    fields = ["step", "number", "first_client_id", "last_client_id", "status", "done_at", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(ReadOnlyAdmin):
+    list_display = ["period_start", "scope", "status", "drafts_count", "drafts_total", "issued_count", "created_by"]
+    list_filter = ["status", "scope", "period_start"]
+    search_fields = ["id", "created_by__username", "error"]
+    list_select_related = ["created_by"]
+    date_hierarchy = "period_start"
+    inlines = [BillingRunChunkInline]
+    actions = ["rebuild", "cancel"]
+
+    def _each(self, request, queryset, service, done: str):
+        changed = 0
+        for run in queryset.order_by("pk"):
+            try:
+                service(run, actor=request.user)
+                changed += 1
+            except ValidationError as exc:
+                self.message_user(request, f"Run #{run.pk}: {' '.join(exc.messages)}", messages.ERROR)
+        if changed:
+            self.message_user(request, f"{changed} run(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Rebuild the drafts of the selected runs", permissions=["rebuild"])
+    def rebuild(self, request, queryset):
+        self._each(request, queryset, rebuild_billing_run, "rebuilt")
+
+    @admin.action(description="Cancel the selected runs (discards their drafts)", permissions=["rebuild"])
+    def cancel(self, request, queryset):
+        self._each(request, queryset, cancel_billing_run, "cancelled")
+
+    def has_rebuild_permission(self, request):
+        return request.user.has_perm("invoices.change_billingrun")
+
+
+class DraftLineInline(admin.TabularInline):
+    model = DraftLine
+    fields = ["description", "quantity", "unit_price", "amount", "period", "adjustment"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DraftInvoice)
+class DraftInvoiceAdmin(ReadOnlyAdmin):
+    list_display = ["run", "client", "period_start", "total", "stale", "no_email", "invoice"]
+    list_filter = ["stale", "no_email", "period_start"]
+    search_fields = ["client__name", "invoice__number"]
+    list_select_related = ["run", "client", "invoice"]
+    inlines = [DraftLineInline]
+
+
+@admin.register(InvoiceSequence)
+class InvoiceSequenceAdmin(admin.ModelAdmin):
+    """The prefix and width may change (numbers already issued keep theirs); the counter only moves
+    forward, by issuing."""
+
+    list_display = ["key", "prefix", "width", "next_value"]
+    search_fields = ["key", "prefix"]
+    list_filter = ["width"]
+    fields = ["key", "prefix", "width", "next_value"]
+    readonly_fields = ["key", "next_value"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -11,8 +11,16 @@ class InvoicesConfig(AppConfig):
 
         # Everyone reads invoices; Finance records payments and resends invoices;
         # Admin manages everything (customer classes, collection steps) in Django admin.
-        declare("invoices", finance=["add_payment", "resend_invoice"])
+        # Finance also creates, rebuilds, cancels and issues billing runs.
+        declare(
+            "invoices",
+            finance=["add_payment", "resend_invoice", "add_billingrun", "change_billingrun", "issue_billingrun"],
+        )
 
+        from clients import billing_calendar
+
+        from . import selectors
         from .panels import client_panel
 
         register(client_panel)
+        billing_calendar.register(selectors.first_unbilled_month)

@@ -14,7 +14,7 @@ from clients.dates import org_today
 from clients.models import Client, ContractLine
 
 from . import services
-from .models import CollectionStep, CustomerClass, Invoice
+from .models import BillingRun, CollectionStep, CustomerClass, Invoice
 
 CLASSES = [
     # name, terms, threshold, steps
@@ -35,6 +35,8 @@ def _classes():
         for days, action in steps:
             CollectionStep.objects.get_or_create(customer_class=cls, days_overdue=days, action=action)
         made[name] = cls
+    # Clients without a billing profile are billed with the default class.
+    CustomerClass.objects.filter(name="Standard").update(is_default=True)
     return made
 
 
@@ -106,6 +108,7 @@ def seed(stdout=None, today=None):
             _pay(client, invoice, behaviour, m, today, rng)
     services.recalculate_statuses(as_of=today)
     counts = services.run_collections(as_of=today)
+    _next_month_drafts(today, stdout)
     if stdout:
         by_status = {}
         for status in Invoice.objects.values_list("status", flat=True):
@@ -136,3 +139,14 @@ def _pay(client, invoice, behaviour, m, today, rng):
     services.record_payment(
         client, amount=amount, received_on=paid_on, reference=f"BACS {invoice.number}", method="bank_transfer"
     )
+
+
+def _next_month_drafts(today, stdout=None):
+    """Next month's billing run, built as drafts for Finance to review and issue (the history above
+    is imported-style invoices, so billing starts after it)."""
+    month = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    if BillingRun.objects.filter(period_start=month).exists():
+        return
+    run = services.start_billing_run(period_start=month)
+    if stdout:
+        stdout.write(f"billing: a draft run for {month:%b %Y} with {run.drafts_count} draft invoice(s)")

@@ -57,14 +57,14 @@ class InvoiceFilter(django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(method="filter_overdue", label="Overdue only", widget=forms.CheckboxInput)
     sort = SortFilter(
         [
-            ("-issued", "Newest first", ("-issued_on", "-number")),
-            ("issued", "Oldest first", ("issued_on", "number")),
-            ("due", "Due date", ("due_on", "number")),
-            ("-due", "Due date, latest first", ("-due_on", "-number")),
-            ("-total", "Largest total", ("-total", "-number")),
-            ("-outstanding", "Most outstanding", ("-outstanding_now", "-number")),
-            ("outstanding", "Least outstanding", ("outstanding_now", "number")),
-            ("client", "Client", ("client__name", "-issued_on", "-number")),
+            ("-issued", "Newest first", ("-issued_on", "-sequence", "-id")),
+            ("issued", "Oldest first", ("issued_on", "sequence", "id")),
+            ("due", "Due date", ("due_on", "sequence", "id")),
+            ("-due", "Due date, latest first", ("-due_on", "-sequence", "-id")),
+            ("-total", "Largest total", ("-total", "-sequence", "-id")),
+            ("-outstanding", "Most outstanding", ("-outstanding_now", "-sequence", "-id")),
+            ("outstanding", "Least outstanding", ("outstanding_now", "sequence", "id")),
+            ("client", "Client", ("client__name", "-issued_on", "-sequence", "-id")),
         ]
     )
 

@@ -3,13 +3,41 @@
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, Prefetch, Q, Sum, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import (
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Abs, Coalesce, Greatest
 
 from clients.dates import org_today
+from clients.models import ContractChange, ContractLine
 from clients.money import ZERO
 
-from .models import Allocation, BillingProfile, CollectionAction, Invoice, InvoiceStatus, Payment
+from .models import (
+    ALLOCATION_ORDER,
+    Allocation,
+    BillingProfile,
+    BillingRun,
+    BillingRunScope,
+    BillingRunStatus,
+    CollectionAction,
+    DraftInvoice,
+    DraftLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    Payment,
+)
 
 MONEY = DecimalField(max_digits=18, decimal_places=2)
 OUTSTANDING = ExpressionWrapper(F("total") - F("amount_paid"), output_field=MONEY)
@@ -93,7 +121,7 @@ def client_statement(client) -> list[dict]:
     """Invoices (debits) and payments (credits) in date order with a running balance (two queries)."""
     entries = [
         {"date": inv.issued_on, "kind": "invoice", "object": inv, "debit": inv.total, "credit": ZERO}
-        for inv in Invoice.objects.filter(client=client).order_by("issued_on", "number")
+        for inv in Invoice.objects.filter(client=client).order_by(*ALLOCATION_ORDER)
     ]
     entries += [
         {"date": p.received_on, "kind": "payment", "object": p, "debit": ZERO, "credit": p.amount}
@@ -137,5 +165,232 @@ def invoice_page(pk: int) -> dict | None:
         "invoice": invoice,
         "credit_allocations": list(invoice.credit_allocations.select_related("invoice").order_by("id")),
         "collection_actions": list(CollectionAction.objects.filter(invoice=invoice).order_by("-created_at", "-id")),
-        "absorbed": list(invoice.absorbed.order_by("issued_on", "number")),
+        "absorbed": list(invoice.absorbed.order_by(*ALLOCATION_ORDER)),
     }
+
+
+# Billing runs: what the rule reads for a chunk of clients, each a single set-based query.
+
+
+def billing_segments(client_ids) -> list[tuple]:
+    """Every contract line segment of these clients, its dates cut to its contract's:
+    (line id, client id, product name, quantity, unit price, start, end, billing timing)."""
+    return list(
+        ContractLine.objects.filter(contract__client_id__in=client_ids)
+        .order_by("contract__client_id", "product__name", "id")
+        .values_list(
+            "pk",
+            "contract__client_id",
+            "product__name",
+            "quantity",
+            "unit_price",
+            Greatest("start_date", "contract__start_date"),
+            "end_date",
+            "contract__end_date",
+            "contract__billing_timing",
+        )
+    )
+
+
+def billed_sums(client_ids, since: dt.date) -> dict[tuple[int, dt.date], Decimal]:
+    """(contract line id, month) → the sum already issued for it by billing runs, from ``since``."""
+    rows = (
+        InvoiceLine.objects.filter(invoice__client_id__in=client_ids, contract_line__isnull=False, period__gte=since)
+        .values_list("contract_line_id", "period")
+        .annotate(billed=Sum("amount"))
+        .order_by()
+    )
+    return {(line_id, period): billed for line_id, period, billed in rows}
+
+
+def billed_lines(pairs) -> dict[tuple[int, dt.date], list[tuple]]:
+    """For these (contract line, month) pairs, the issued lines in the order they were issued:
+    (quantity, unit price, service start, service end, amount)."""
+    found: dict[tuple[int, dt.date], list[tuple]] = {}
+    if not pairs:
+        return found
+    line_ids = {line_id for line_id, _month in pairs}
+    rows = (
+        InvoiceLine.objects.filter(contract_line_id__in=line_ids, period__in={month for _l, month in pairs})
+        .order_by("id")
+        .values_list("contract_line_id", "period", "quantity", "unit_price", "service_start", "service_end", "amount")
+    )
+    for line_id, period, *rest in rows:
+        if (line_id, period) in pairs:
+            found.setdefault((line_id, period), []).append(tuple(rest))
+    return found
+
+
+def billing_start_inputs(client_ids) -> dict[int, dict]:
+    """Per client: its billing profile's override, and the last day any invoice not from a billing
+    run covered (imported or demo history is never billed again)."""
+    inputs = {client_id: {"override": None, "history_end": None} for client_id in client_ids}
+    for client_id, override in BillingProfile.objects.filter(
+        client_id__in=client_ids, billing_start__isnull=False
+    ).values_list("client_id", "billing_start"):
+        inputs[client_id]["override"] = override
+    history = (
+        Invoice.objects.filter(client_id__in=client_ids, billing_run__isnull=True, period_end__isnull=False)
+        .values_list("client_id")
+        .annotate(last=Max("period_end"))
+        .order_by()
+    )
+    for client_id, last in history:
+        inputs[client_id]["history_end"] = last
+    return inputs
+
+
+def clients_changed_since(moment: dt.datetime) -> set[int]:
+    """Clients whose billing inputs changed after ``moment``: a contract line written, a contract
+    change recorded (every contract writer records one, removals included), the billing profile
+    saved, or an invoice issued to them."""
+    changed = set(ContractLine.objects.filter(updated_at__gt=moment).values_list("contract__client_id", flat=True))
+    changed |= set(ContractChange.objects.filter(created_at__gt=moment).values_list("contract__client_id", flat=True))
+    changed |= set(BillingProfile.objects.filter(updated_at__gt=moment).values_list("client_id", flat=True))
+    changed |= set(Invoice.objects.filter(created_at__gt=moment).values_list("client_id", flat=True))
+    return changed
+
+
+def first_issued_run_month() -> dt.date | None:
+    """The month of the first billing run ever issued (the go-live month when none is set)."""
+    return BillingRun.objects.filter(status=BillingRunStatus.ISSUED).aggregate(m=Min("period_start"))["m"]
+
+
+def latest_issued_run_month() -> dt.date | None:
+    """The month of the latest billing run issued (Home's "invoiced so far" counts through it)."""
+    return BillingRun.objects.filter(status=BillingRunStatus.ISSUED).aggregate(m=Max("period_start"))["m"]
+
+
+def first_unbilled_month(client_id: int) -> dt.date | None:
+    """The first day of the month after the latest period any issued invoice of the client covers
+    (a billing run's or imported history); None when nothing was billed yet. What an apply's
+    effective date defaults to (``clients.billing_calendar``)."""
+    last = Invoice.objects.filter(client_id=client_id).aggregate(m=Max("period_end"))["m"]
+    if last is None:
+        return None
+    return (last.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+# Billing run pages: the runs, a run with what changed since the month before, a draft.
+
+LISTED = 20  # clients named in each list of a run's page (every one is counted)
+
+
+def billing_run_list():
+    """Runs, newest month first, with who started and issued them (one query a page)."""
+    return (
+        BillingRun.objects.select_related("created_by", "issued_by", "customer_class")
+        .defer("summary")
+        .order_by("-period_start", "-id")
+    )
+
+
+def billing_run(pk: int) -> BillingRun | None:
+    return (
+        BillingRun.objects.select_related("created_by", "issued_by", "cancelled_by", "customer_class")
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def _drafts_with_clients(run):
+    return (
+        DraftInvoice.objects.filter(run=run)
+        .select_related("client", "invoice")
+        .only("run", "client", "client__name", "invoice", "invoice__number", "total", "stale", "stale_reason")
+        .order_by("client__name", "id")
+    )
+
+
+def run_drafts(run):
+    """A run's drafts by client name, each with its number of lines (and its invoice once issued)."""
+    return _drafts_with_clients(run).annotate(lines_count=Count("lines"))
+
+
+def run_to_issue(run) -> dict:
+    """What "Issue all" issues: the drafts neither stale nor issued yet, counted and summed."""
+    return run.drafts.filter(stale=False, invoice__isnull=True).aggregate(
+        count=Count("id"), total=Coalesce(Sum("total"), ZERO, output_field=MONEY)
+    )
+
+
+def _previous_invoices(run):
+    """The month before ``run``'s, and the invoices issued runs billed for it to clients in its scope."""
+    from .services.billing.runs import scope_clients  # the scope rule lives with the runs
+
+    before = (run.period_start - dt.timedelta(days=1)).replace(day=1)
+    invoices = Invoice.objects.filter(billing_run__status=BillingRunStatus.ISSUED, billing_run__period_start=before)
+    if run.scope != BillingRunScope.ALL:
+        invoices = invoices.filter(client_id__in=scope_clients(run).values("pk"))
+    return before, invoices
+
+
+def run_changes(run) -> dict:
+    """What changed since the month before, compared per client in the database: clients new and
+    gone, invoices up or down by more than 10 %, adjustments and catch-ups, stale and unsent drafts."""
+    before, previous = _previous_invoices(run)
+    had = previous.filter(client_id=OuterRef("client_id")).values("client_id").annotate(s=Sum("total")).values("s")
+    drafts = DraftInvoice.objects.filter(run=run).annotate(before=Subquery(had[:1]), change=F("total") - F("before"))
+    swing = Abs(F("before")) / 10
+    up, down = Q(before__isnull=False, change__gt=swing), Q(before__isnull=False, change__lt=-swing)
+    counts = drafts.aggregate(
+        new=Count("id", filter=Q(before__isnull=True)),
+        up=Count("id", filter=up),
+        down=Count("id", filter=down),
+        stale=Count("id", filter=Q(stale=True)),
+        not_sent=Count("id", filter=Q(no_email=True)),
+    )
+    changes = {
+        "before": before,
+        "compared": BillingRun.objects.filter(status=BillingRunStatus.ISSUED, period_start=before).exists(),
+        "counts": counts,
+        "adjustments": DraftLine.objects.filter(draft__run=run, adjustment=True).aggregate(
+            count=Count("id"),
+            clients=Count("draft_id", distinct=True),
+            total=Coalesce(Sum("amount"), ZERO, output_field=MONEY),
+        ),
+    }
+    listed = _drafts_with_clients(run).annotate(before=Subquery(had[:1]), change=F("total") - F("before"))
+    if changes["compared"]:
+        gone = previous.exclude(client_id__in=DraftInvoice.objects.filter(run=run).values("client_id"))
+        changes["gone_count"] = gone.values("client_id").distinct().count()
+        changes["gone"] = list(
+            gone.values("client_id", "client__name").annotate(total=Sum("total")).order_by("client__name")[:LISTED]
+        )
+        changes["new"] = list(listed.filter(before__isnull=True)[:LISTED])
+        changes["up"] = list(listed.filter(up).order_by("-change", "id")[:LISTED])
+        changes["down"] = list(listed.filter(down).order_by("change", "id")[:LISTED])
+    changes["stale"] = list(listed.filter(stale=True)[:LISTED]) if counts["stale"] else []
+    changes["not_sent"] = list(listed.filter(no_email=True)[:LISTED]) if counts["not_sent"] else []
+    return changes
+
+
+def past_horizon(run) -> dict:
+    """The differences older than the horizon a run found (listed, never billed), named by client
+    and product."""
+    listed = run.summary.get("past_horizon", [])
+    names = {}
+    if listed:
+        lines = ContractLine.objects.filter(pk__in={row[1] for row in listed})
+        names = {
+            pk: (client, product)
+            for pk, client, product in lines.values_list("pk", "contract__client__name", "product__name")
+        }
+    rows = [
+        {
+            "client_id": client_id,
+            "client": names.get(line_id, ("—", "—"))[0],
+            "product": names.get(line_id, ("—", "—"))[1],
+            "month": dt.date.fromisoformat(month),
+            "difference": Decimal(difference),
+        }
+        for client_id, line_id, month, difference in listed
+    ]
+    return {"count": run.summary.get("past_horizon_count", len(rows)), "rows": rows}
+
+
+def draft_page(pk: int) -> DraftInvoice | None:
+    """A draft with its client, run, lines and (once issued) invoice, in two queries."""
+    return (
+        DraftInvoice.objects.select_related("client", "run", "invoice").prefetch_related("lines").filter(pk=pk).first()
+    )

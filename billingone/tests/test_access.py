@@ -28,6 +28,7 @@ READ = {"viewer": 200, "finance": 200, "admin": 200}
 ACT = {"viewer": 403, "finance": 200, "admin": 200}
 POST_ONLY = {"viewer": 405, "finance": 405, "admin": 405}
 OPP = lambda objs: {"pk": objs["opportunity"].pk}  # noqa: E731
+RUN = lambda objs: {"pk": objs["draft"].run_id}  # noqa: E731
 ACCESS = {
     "home": Access(READ),
     "login": Access({"anonymous": 200, "viewer": 302, "finance": 302, "admin": 302}),
@@ -76,6 +77,18 @@ ACCESS = {
     "invoices:detail": Access(READ, kwargs=lambda objs: {"pk": objs["invoice"].pk}),
     "invoices:record_payment": Access(ACT),
     "invoices:resend": Access(POST_ONLY, post_only=True, kwargs=lambda objs: {"pk": objs["invoice"].pk}),
+    "invoices:pdf": Access(READ, kwargs=lambda objs: {"pk": objs["invoice"].pk}),
+    # A draft not issued yet has no PDF: a page that says so, for everyone.
+    "invoices:draft_pdf": Access(
+        {"viewer": 404, "finance": 404, "admin": 404}, kwargs=lambda objs: {"pk": objs["draft"].pk}
+    ),
+    "invoices:draft": Access(READ, kwargs=lambda objs: {"pk": objs["draft"].pk}),
+    "invoices:runs": Access(READ),
+    "invoices:run_new": Access(ACT),
+    "invoices:run": Access(READ, kwargs=RUN),
+    "invoices:run_issue": Access(ACT, kwargs=RUN),
+    "invoices:run_rebuild": Access(POST_ONLY, post_only=True, kwargs=RUN),
+    "invoices:run_cancel": Access(POST_ONLY, post_only=True, kwargs=RUN),
 }
 
 
@@ -101,9 +114,26 @@ def objs(db):
         "opportunity": raise_quantity_opportunity(),
         "bulk": BulkApply.objects.create(idempotency_key="access-walk"),
         "invoice": _invoice(),
+        "draft": _draft(),
         "rule": MappingRule.objects.create(kind="device", device_type="server", product=ProductFactory()),
         "import": SourceImport.objects.create(source="devices", file_name="export.csv"),
     }
+
+
+def _draft():
+    import datetime as dt
+    from decimal import Decimal
+
+    from invoices.models import BillingRun, BillingRunStatus, DraftInvoice
+
+    run = BillingRun.objects.create(period_start=dt.date(2027, 1, 1), status=BillingRunStatus.DRAFT)
+    return DraftInvoice.objects.create(
+        run=run,
+        client=ClientFactory(),
+        period_start=dt.date(2027, 1, 1),
+        period_end=dt.date(2027, 1, 31),
+        total=Decimal("10.00"),
+    )
 
 
 def _invoice():

@@ -45,6 +45,20 @@ def test_seed_demo_builds_a_believable_msp_with_a_login_per_role():
     )
 
 
+def test_the_demo_has_next_months_billing_run_drafted_for_review():
+    from clients.dates import org_today
+    from invoices.models import BillingRun, BillingRunStatus, DraftInvoice, Invoice
+
+    call_command("seed_demo", verbosity=0)
+    run = BillingRun.objects.get()
+    assert run.status == BillingRunStatus.DRAFT and run.period_start > org_today()
+    drafts = DraftInvoice.objects.filter(run=run)
+    assert drafts.count() >= 20 and not drafts.filter(lines__adjustment=True).exists()
+    # Billing starts after the demo's invoice history: nothing already invoiced is drafted again.
+    latest = Invoice.objects.order_by("-period_end").values_list("period_end", flat=True).first()
+    assert all(draft.period_start > latest for draft in drafts)
+
+
 def test_running_seed_demo_twice_changes_nothing():
     call_command("seed_demo", verbosity=0)
     first = _snapshot()

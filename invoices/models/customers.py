@@ -89,6 +89,7 @@ class BillingProfile(models.Model):
         blank=True,
         help_text="Bill this client's contracts from this month on (overrides the computed billing start).",
     )
+    updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self):
         return f"{self.client}: {self.customer_class}"

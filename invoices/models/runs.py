@@ -117,6 +117,12 @@ class BillingRunChunk(models.Model):
     number = models.PositiveIntegerField()
     first_client_id = models.BigIntegerField()
     last_client_id = models.BigIntegerField()
+    client_ids = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Only these clients (a rebuild of the clients that changed); empty: every client of the "
+        "run in the id range.",
+    )
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.WAITING)
     done_at = models.DateTimeField(null=True, blank=True)
     error = models.CharField(max_length=500, blank=True)

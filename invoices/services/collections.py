@@ -12,16 +12,18 @@ from clients.models import Client, ContractChange, ServiceStatus
 from clients.services import end_contracts, set_service_status
 
 from ..models import (
+    ALLOCATION_ORDER,
     BillingProfile,
     CollectionAction,
     CollectionActionKind,
     CollectionEpisode,
     CollectionStep,
     Invoice,
+    MessageKind,
     StepAction,
 )
 from .common import lock_client
-from .email import send_invoice_email
+from .email import queue_invoice_messages
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ def run_collections(*, as_of: dt.date | None = None, client_range: tuple[int, in
 @transaction.atomic
 def _collect_client(client_id: int, *, as_of: dt.date) -> tuple[int, int]:
     client = lock_client(client_id)
-    oldest = _overdue_invoices(as_of).filter(client=client).order_by("due_on", "issued_on", "number").first()
+    oldest = _overdue_invoices(as_of).filter(client=client).order_by("due_on", *ALLOCATION_ORDER).first()
     if oldest is None:  # paid meanwhile
         return 0, 0
     episode = CollectionEpisode.objects.filter(client=client, closed_on__isnull=True).first()
@@ -124,7 +126,8 @@ def _perform(kind, *, client, invoice, profile, as_of, action):
     reason = f"Collections: {invoice.number} overdue since {display_date(invoice.due_on)}"
     if kind == StepAction.RESEND:
         if profile.billing_email:
-            transaction.on_commit(lambda: send_invoice_email(invoice=invoice, to=profile.billing_email))
+            # Through the outbox: recorded, sent once after commit, retried and swept if the worker is away.
+            queue_invoice_messages([invoice.pk], kind=MessageKind.REMINDER, occasion=f"collection-action-{action.pk}")
         else:
             action.detail = clip(action.detail + " — no billing e-mail on file, nothing sent", 500)
             action.save(update_fields=["detail"])

@@ -6,13 +6,14 @@ run in parallel."""
 
 import datetime as dt
 import logging
-import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F, Sum
 
 from clients.dates import org_today
+from clients.models import Client
 from clients.money import ZERO, quantize
 
 from ..models import (
@@ -21,23 +22,18 @@ from ..models import (
     Invoice,
     InvoiceLine,
     InvoiceStatusChange,
+    Payment,
     StatusChangeSource,
 )
 from .common import lock_client, parse_money
+from .numbering import take_numbers
 from .payments import allocate
-from .statuses import refresh_statuses
+from .statuses import apply_statuses
 
 log = logging.getLogger(__name__)
 
 
 DEFAULT_TERMS_DAYS = 30
-
-
-def _terms(client) -> tuple[int, Decimal]:
-    profile = BillingProfile.objects.filter(client=client).select_related("customer_class").first()
-    if profile is None:
-        return DEFAULT_TERMS_DAYS, ZERO
-    return profile.customer_class.payment_terms_days, profile.customer_class.collection_threshold
 
 
 @transaction.atomic
@@ -62,9 +58,9 @@ def issue_invoice(client, *, issued_on: dt.date, lines, period_start=None, perio
     Due date from the class's payment terms. A positive invoice takes over the
     outstanding amount of earlier No-payment-required invoices (threshold carry-over);
     it is itself No payment required while its amount due stays below the threshold.
+    Without a ``number`` it takes the next one from the invoice sequence.
     """
     client = lock_client(client)
-    terms, threshold = _terms(client)
     built = []
     for description, quantity, unit_price in lines:
         quantity = (
@@ -79,43 +75,127 @@ def issue_invoice(client, *, issued_on: dt.date, lines, period_start=None, perio
                 amount=quantize(quantity * unit_price),
             )
         )
-    total = sum((line.amount for line in built), ZERO)
-    pending = Invoice.objects.filter(client=client, total__gt=0, below_threshold=True, settled_by__isnull=True)
-    carried = ZERO
-    below = False
-    if total > 0:
-        carried = pending.aggregate(s=Sum(F("total") - F("amount_paid")))["s"] or ZERO
-        below = total + carried < threshold
-    invoice = Invoice.objects.create(
-        number=number or f"TMP-{uuid.uuid4().hex[:24]}",
-        client=client,
+    sequence = 0
+    if number is None:
+        [(number, sequence)] = take_numbers(1, issued_on=issued_on)
+    return issue_built(
+        client,
+        issued_on=issued_on,
+        lines=built,
         period_start=period_start,
         period_end=period_end,
-        issued_on=issued_on,
-        due_on=issued_on + dt.timedelta(days=terms),
-        total=total,
-        carried_in=carried,
-        amount_due=total + carried,
-        below_threshold=below,
+        number=number,
+        sequence=sequence,
     )
-    if number is None:
-        invoice.number = f"INV-{invoice.pk:07d}"
-        invoice.save(update_fields=["number"])
-    for line in built:
-        line.invoice = invoice
-    InvoiceLine.objects.bulk_create(built)
-    if total > 0 and not below:
-        pending.exclude(pk=invoice.pk).update(settled_by=invoice)
-    allocate(client)
-    refresh_statuses(client, source=StatusChangeSource.ISSUED)
-    invoice.refresh_from_db()
-    # The first history entry of a new invoice says "issued", whatever its first status.
-    if not InvoiceStatusChange.objects.filter(invoice=invoice).update(from_status="", source=StatusChangeSource.ISSUED):
-        InvoiceStatusChange.objects.create(
-            invoice=invoice,
-            from_status="",
-            to_status=invoice.status,
-            as_of=org_today(),
-            source=StatusChangeSource.ISSUED,
+
+
+def issue_built(
+    client, *, issued_on, lines, number, sequence=0, period_start=None, period_end=None, billing_run=None
+) -> Invoice:
+    """Issue one invoice of unsaved ``InvoiceLine`` objects for a client whose row this transaction
+    holds locked (``issue_many`` with one invoice)."""
+    built = Built(client, lines, number, sequence, period_start, period_end)
+    return issue_many([built], issued_on=issued_on, billing_run=billing_run)[0]
+
+
+@dataclass
+class Built:
+    """One invoice to issue: its client (row locked by the caller), unsaved lines, number, position."""
+
+    client: object
+    lines: list
+    number: str
+    sequence: int = 0
+    period_start: dt.date | None = None
+    period_end: dt.date | None = None
+
+
+def _terms_many(client_ids) -> dict[int, tuple[int, Decimal]]:
+    """Each client's payment terms and threshold: its class's, else the default class's."""
+    default = CustomerClass.objects.filter(is_default=True).first()
+    fallback = (default.payment_terms_days, default.collection_threshold) if default else (DEFAULT_TERMS_DAYS, ZERO)
+    found = BillingProfile.objects.filter(client_id__in=client_ids).values_list(
+        "client_id", "customer_class__payment_terms_days", "customer_class__collection_threshold"
+    )
+    terms = {client_id: (days, threshold) for client_id, days, threshold in found}
+    return {client_id: terms.get(client_id, fallback) for client_id in client_ids}
+
+
+def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None) -> list[Invoice]:
+    """Issue invoices for clients whose rows this transaction holds locked (one invoice each), in a
+    fixed number of statements: due dates from each class's terms; a positive invoice takes over the
+    outstanding amount of earlier No-payment-required invoices (threshold carry-over) and is itself
+    No payment required while its amount due stays below the threshold; open credit is allocated
+    oldest first; statuses are set at once, each invoice's first history entry saying "issued"."""
+    client_ids = [bill.client.pk for bill in bills]
+    terms = _terms_many(client_ids)
+    pending = Invoice.objects.filter(client_id__in=client_ids, total__gt=0, below_threshold=True, settled_by=None)
+    carried_by = dict(
+        pending.values("client_id").annotate(s=Sum(F("total") - F("amount_paid"))).values_list("client_id", "s")
+    )
+    invoices = []
+    for bill in bills:
+        days, threshold = terms[bill.client.pk]
+        total = sum((line.amount for line in bill.lines), ZERO)
+        carried = (carried_by.get(bill.client.pk) or ZERO) if total > 0 else ZERO
+        invoices.append(
+            Invoice(
+                number=bill.number,
+                sequence=bill.sequence,
+                billing_run=billing_run,
+                client_id=bill.client.pk,
+                period_start=bill.period_start,
+                period_end=bill.period_end,
+                issued_on=issued_on,
+                due_on=issued_on + dt.timedelta(days=days),
+                total=total,
+                carried_in=carried,
+                amount_due=total + carried,
+                below_threshold=total > 0 and total + carried < threshold,
+            )
         )
-    return invoice
+    Invoice.objects.bulk_create(invoices, batch_size=2000)
+    for bill, invoice in zip(bills, invoices, strict=True):
+        for line in bill.lines:
+            line.invoice = invoice
+    InvoiceLine.objects.bulk_create([line for bill in bills for line in bill.lines], batch_size=5000)
+    for invoice in invoices:
+        if invoice.total > 0 and not invoice.below_threshold and invoice.client_id in carried_by:
+            pending.filter(client_id=invoice.client_id).exclude(pk=invoice.pk).update(settled_by=invoice)
+    for client in _with_open_credit(client_ids):
+        allocate(client)
+    apply_statuses(as_of=org_today(), source=StatusChangeSource.ISSUED, client_ids=client_ids)
+    _first_entries(invoices)
+    fresh = Invoice.objects.in_bulk([invoice.pk for invoice in invoices])  # as allocation and statuses left them
+    return [fresh[invoice.pk] for invoice in invoices]
+
+
+def _with_open_credit(client_ids):
+    """The clients whose unallocated payments or unused credit could pay an open invoice now."""
+    credit = set(
+        Payment.objects.filter(client_id__in=client_ids, unallocated__gt=0).values_list("client_id", flat=True)
+    )
+    credit |= set(
+        Invoice.objects.filter(client_id__in=client_ids, total__lt=0, credit_applied__lt=-F("total")).values_list(
+            "client_id", flat=True
+        )
+    )
+    return Client.objects.filter(pk__in=credit).order_by("pk")
+
+
+def _first_entries(invoices) -> None:
+    """The first history entry of a new invoice says "issued", whatever its first status."""
+    ids = [invoice.pk for invoice in invoices]
+    InvoiceStatusChange.objects.filter(invoice_id__in=ids).update(from_status="", source=StatusChangeSource.ISSUED)
+    logged = set(InvoiceStatusChange.objects.filter(invoice_id__in=ids).values_list("invoice_id", flat=True))
+    statuses = dict(Invoice.objects.filter(pk__in=set(ids) - logged).values_list("pk", "status"))
+    today = org_today()
+    InvoiceStatusChange.objects.bulk_create(
+        [
+            InvoiceStatusChange(
+                invoice_id=pk, from_status="", to_status=status, as_of=today, source=StatusChangeSource.ISSUED
+            )
+            for pk, status in statuses.items()
+        ],
+        batch_size=5000,
+    )

@@ -13,10 +13,15 @@ from django.db import connection
 
 from clients.dates import org_today
 
+from ..models import ALLOCATION_ORDER, Invoice
 from ..models import InvoiceStatus as S
 
 INVOICE = "invoices_invoice"
 HISTORY = "invoices_invoicestatuschange"
+
+# "Earlier" is ALLOCATION_ORDER (issue date, sequence position, id), never the number's text.
+_ORDER = [Invoice._meta.get_field(name).column for name in ALLOCATION_ORDER]
+EARLIER = f"({', '.join('e.' + c for c in _ORDER)}) < ({', '.join('i.' + c for c in _ORDER)})"
 
 # ``%(as_of)s`` is the date the statuses are evaluated at (organisation's calendar).
 STATUS_CASE = f"""
@@ -25,7 +30,7 @@ CASE
     CASE WHEN EXISTS (
       SELECT 1 FROM {INVOICE} e
        WHERE e.client_id = i.client_id AND e.total > 0 AND e.amount_paid < e.total
-         AND (e.issued_on < i.issued_on OR (e.issued_on = i.issued_on AND e.number < i.number))
+         AND {EARLIER}
     ) THEN '{S.PREVIOUS_BALANCE_REMAINING}' ELSE '{S.DO_NOT_PAY}' END
   WHEN i.amount_paid >= i.total THEN
     CASE WHEN i.below_threshold AND i.settled_by_id IS NOT NULL THEN '{S.NO_PAYMENT_REQUIRED}' ELSE '{S.PAID}' END
@@ -36,20 +41,23 @@ CASE
 END"""
 
 
-def _scope(client_id=None, client_range=None):
+def _scope(client_id=None, client_range=None, client_ids=None):
     if client_id is not None:
         return "i.client_id = %(client_id)s", {"client_id": client_id}
+    if client_ids is not None:
+        ids = [int(pk) for pk in client_ids] or [0]
+        return f"i.client_id IN ({', '.join(map(str, ids))})", {}
     if client_range is not None:
         return "i.client_id BETWEEN %(lo)s AND %(hi)s", {"lo": client_range[0], "hi": client_range[1]}
     return "TRUE", {}
 
 
-def apply_statuses(*, as_of: dt.date, source: str, client_id=None, client_range=None) -> dict:
+def apply_statuses(*, as_of: dt.date, source: str, client_id=None, client_range=None, client_ids=None) -> dict:
     """Set every invoice in scope to its status as of ``as_of``; returns {new status: count changed}.
 
     Must run inside a transaction (the caller's).
     """
-    where, params = _scope(client_id, client_range)
+    where, params = _scope(client_id, client_range, client_ids)
     params.update({"as_of": as_of, "source": source})
     if connection.vendor == "postgresql":
         return _apply_postgresql(where, params, jit=client_id is not None)

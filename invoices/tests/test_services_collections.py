@@ -8,7 +8,7 @@ from django.db import connection
 
 from clients.models import Client, Contract
 from invoices import services
-from invoices.models import CollectionAction, CollectionEpisode
+from invoices.models import CollectionAction, CollectionEpisode, InvoiceMessage
 
 from .factories import ago, billed, client_in_class, paid
 
@@ -20,7 +20,7 @@ def service_status(client):
 
 
 @pytest.mark.django_db
-def test_steps_fire_when_the_oldest_overdue_invoice_reaches_their_day(django_capture_on_commit_callbacks):
+def test_steps_fire_when_the_oldest_overdue_invoice_reaches_their_day(celery_eager, django_capture_on_commit_callbacks):
     client = client_in_class(terms=10, steps=STEPS)
     invoice = billed(client, "100.00", on=ago(25))  # due 15 days ago
     with django_capture_on_commit_callbacks(execute=True):
@@ -29,11 +29,13 @@ def test_steps_fire_when_the_oldest_overdue_invoice_reaches_their_day(django_cap
     assert service_status(client) == "limited"
     assert len(mail.outbox) == 1 and invoice.number in mail.outbox[0].subject
     assert mail.outbox[0].to == ["ap@example.com"]
+    reminder = InvoiceMessage.objects.get(invoice=invoice)  # through the outbox: recorded, sent once
+    assert (reminder.kind, reminder.status) == ("reminder", "sent")
     assert CollectionEpisode.objects.get(client=client).opened_on == invoice.due_on + (ago(0) - ago(1))
 
 
 @pytest.mark.django_db
-def test_running_collections_twice_fires_nothing_twice(django_capture_on_commit_callbacks):
+def test_running_collections_twice_fires_nothing_twice(celery_eager, django_capture_on_commit_callbacks):
     client = client_in_class(terms=10, steps=STEPS)
     billed(client, "100.00", on=ago(25))
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,7 +92,7 @@ def test_no_payment_required_invoices_never_start_collections():
 
 
 @pytest.mark.postgres
-def test_collections_run_twice_at_once_fire_each_step_exactly_once(keep_reference_data, transactional_db):
+def test_collections_run_twice_at_once_fire_each_step_exactly_once(keep_reference_data, transactional_db, celery_eager):
     clients = [client_in_class(terms=10, steps=STEPS) for _ in range(6)]
     for client in clients:
         billed(client, "100.00", on=ago(45))

@@ -134,3 +134,12 @@ def test_recalculation_in_chunks_gives_the_same_statuses():
     counts = services.recalculate_statuses(as_of=ago(0), chunk_size=2)
     assert counts == {"overdue": 5, "changed": 5}
     assert {status(i) for i in invoices} == {S.OVERDUE}
+
+
+def test_earlier_means_issued_earlier_not_a_number_that_sorts_first():
+    # Same day; by their text "INV-10" sorts before "INV-9", but INV-9 was issued first.
+    client = client_in_class()
+    billed(client, "100.00", number="INV-9")
+    later = billed(client, "0.00", number="INV-10")
+    later.refresh_from_db()
+    assert later.status == S.PREVIOUS_BALANCE_REMAINING

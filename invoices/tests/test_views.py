@@ -221,12 +221,13 @@ def test_the_invoice_page_runs_a_fixed_number_of_queries(finance_client, invoice
     finance_client.get(invoice.get_absolute_url())  # warm the session
     # session, user, user permissions, group permissions; the invoice with its client and settling
     # invoice; its lines, allocations (with payments and credits), status history; the credit it
-    # gave, its collection actions, the invoices it absorbed; the bell's count; the payment form's clients.
-    with django_assert_num_queries(13):
+    # gave, its collection actions, the invoices it absorbed, its e-mails; the bell's count; the payment
+    # form's clients.
+    with django_assert_num_queries(14):
         finance_client.get(invoice.get_absolute_url())
     for n in range(3):
         post_payment(finance_client, invoice.client, amount="1.00", reference=f"MORE-{n}")
-    with django_assert_num_queries(13):  # more payments, the same queries
+    with django_assert_num_queries(14):  # more payments, the same queries
         finance_client.get(invoice.get_absolute_url())
 
 
@@ -247,14 +248,15 @@ def test_the_client_page_runs_a_fixed_number_of_queries(viewer_client, django_as
     client = client_in_class()
     billed(client, "100.00", on=ago(3))
     viewer_client.get(client.get_absolute_url())
-    # clients' own page: session, user, 2 × permissions, client, contracts, lines, status changes;
+    # clients' own page: session, user, 2 × permissions, client, contracts, lines, status changes,
+    # contract history;
     # the invoices panel: invoices, payments (statement), profile, 2 × credit, ageing, collection actions;
     # the missed-billing panel: its open count and impact; the header bell's unread count.
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         viewer_client.get(client.get_absolute_url())
     for n in range(3):
         billed(client, "10.00", on=ago(n))
-    with django_assert_num_queries(16):
+    with django_assert_num_queries(17):
         viewer_client.get(client.get_absolute_url())
 
 

@@ -38,7 +38,7 @@ INVOICES = Listing(
     plural="invoices",
     placeholder="Search number or client",
     rows="invoices/invoice_rows.html",
-    default_order=("-issued_on", "-number"),
+    default_order=("-issued_on", "-sequence", "-id"),
     per_page=PAGE_SIZE,
 )
 

@@ -144,6 +144,12 @@ def lines_for(segment: Segment, month: dt.date, billed: list[Billed], *, current
     return lines
 
 
+def units(quantity) -> str:
+    """A quantity as an invoice says it: 10, not 10.00 (billed quantities come back as decimals)."""
+    value = Decimal(quantity)
+    return str(int(value)) if value == value.to_integral_value() else str(value.normalize())
+
+
 @dataclass
 class _Maker:
     segment: Segment
@@ -155,18 +161,18 @@ class _Maker:
         first, last = span
         days = last - first + 1
         if self.current:
-            text = f"{self.segment.product} — {month_label(self.month)}, {quantity} × {price}"
+            text = f"{self.segment.product} — {month_label(self.month)}, {units(quantity)} × {price}"
             if days != self.dim:
                 text += f", {days_label(first, last, self.month)}: {days}/{self.dim}"
         else:
-            text = f"{self.segment.product}, {quantity} × {price}, {days_label(first, last, self.month)}"
+            text = f"{self.segment.product}, {units(quantity)} × {price}, {days_label(first, last, self.month)}"
             text += f" {note}: {days}/{self.dim}" if note else f": {days}/{self.dim}"
         return self._line(text, quantity, price, amount, first, last, adjustment=not self.current)
 
     def credit(self, quantity, price, span, amount, note) -> Line:
         first, last = span
         days = last - first + 1
-        text = f"{self.segment.product}, {quantity} × {price}, {days_label(first, last, self.month)} {note}"
+        text = f"{self.segment.product}, {units(quantity)} × {price}, {days_label(first, last, self.month)} {note}"
         text += f": {days}/{self.dim}"
         return self._line(text, -quantity, price, amount, first, last, adjustment=True)
 

@@ -1,0 +1,144 @@
+"""Issuing a run's drafts: per chunk of clients, under their row locks (in pk order), each draft is
+computed afresh; one that no longer matches (a contract changed, another run billed it meanwhile) is
+marked stale and skipped, never issued as it stood. The rest take consecutive numbers from the
+sequence and are issued through the same path as any invoice (carry-over, allocation, statuses)."""
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+
+from billingone.background import require_broker
+from clients.dates import org_today
+from clients.models import Client
+
+from ...models import BillingRun, BillingRunChunk, BillingRunStatus, DraftInvoice, Invoice, InvoiceLine
+from ..issuing import Built, issue_many
+from ..numbering import take_numbers
+from .compute import billing_calendar, compute_bills
+from .runs import _plan, draft_line_fields, ordered, queue_chunks, run_chunks
+
+Step = BillingRunChunk.Step
+STALE_CHANGED = "The contracts changed since this draft was built: rebuild the run."
+STALE_BILLED = "Another run has billed this client for these months since: rebuild the run."
+
+# What makes two lines the same: a draft is issued only when its lines are exactly the fresh ones.
+LINE_KEY = ("description", "quantity", "unit_price", "amount", "contract_line_id", "period", "days", "adjustment")
+
+
+def issue_billing_run(
+    run: BillingRun, *, issued_on: dt.date | None = None, actor=None, queue: bool = False
+) -> BillingRun:
+    """Number and issue every current draft of a run (statuses at once); stale drafts are skipped."""
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != BillingRunStatus.DRAFT:
+            raise ValidationError(f"This run is {run.get_status_display().lower()}: only drafts can be issued.")
+        if queue:
+            require_broker()
+        run.status = BillingRunStatus.ISSUING
+        run.issued_on = issued_on or org_today()
+        run.issued_by = actor
+        run.save(update_fields=["status", "issued_on", "issued_by"])
+        ids = list(
+            run.drafts.filter(stale=False, invoice__isnull=True)
+            .order_by("client_id")
+            .values_list("client_id", flat=True)
+        )
+        _plan(run, Step.ISSUE, ids)
+        if queue:
+            queue_chunks(run, Step.ISSUE)
+    if not queue:
+        run_chunks(run, Step.ISSUE)
+    run.refresh_from_db()
+    return run
+
+
+def _fresh_key(lines) -> list[tuple]:
+    return [tuple(draft_line_fields(line)[name] for name in LINE_KEY) for line in ordered(lines)]
+
+
+def issue_chunk(chunk: BillingRunChunk) -> list[int]:
+    """Issue the drafts of a chunk's clients (called inside the chunk's transaction)."""
+    run = chunk.run
+    drafts = list(
+        DraftInvoice.objects.filter(
+            run=run,
+            stale=False,
+            invoice__isnull=True,
+            client_id__gte=chunk.first_client_id,
+            client_id__lte=chunk.last_client_id,
+        )
+        .order_by("client_id")
+        .prefetch_related("lines")
+    )
+    clients = {
+        c.pk: c for c in Client.objects.select_for_update().filter(pk__in=[d.client_id for d in drafts]).order_by("pk")
+    }
+    fresh = compute_bills(list(clients), billing_calendar(run.period_start))
+    issuable = []
+    for draft in drafts:
+        bill = fresh.get(draft.client_id)
+        held = [tuple(getattr(line, name) for name in LINE_KEY) for line in draft.lines.all()]
+        if bill is None or not bill.lines:
+            _stale(draft, STALE_BILLED)
+        elif _fresh_key(bill.lines) != held:
+            _stale(draft, STALE_CHANGED)
+        else:
+            issuable.append(draft)
+    numbers = take_numbers(len(issuable), issued_on=run.issued_on)
+    built = [
+        Built(
+            clients[draft.client_id],
+            [InvoiceLine(**_copied(line)) for line in draft.lines.all()],
+            number,
+            position,
+            draft.period_start,
+            draft.period_end,
+        )
+        for draft, (number, position) in zip(issuable, numbers, strict=True)
+    ]
+    invoices = issue_many(built, issued_on=run.issued_on, billing_run=run)
+    # Each draft points at the invoice it became (one per client and run), in one statement.
+    DraftInvoice.objects.filter(pk__in=[draft.pk for draft in issuable]).update(
+        invoice=Subquery(Invoice.objects.filter(billing_run=run, client_id=OuterRef("client_id")).values("pk")[:1])
+    )
+    issued = [invoice.pk for invoice in invoices]
+    BillingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
+    after_issue(issued)
+    return issued
+
+
+def _stale(draft: DraftInvoice, reason: str) -> None:
+    draft.stale, draft.stale_reason = True, reason
+    draft.save(update_fields=["stale", "stale_reason"])
+
+
+def _copied(line) -> dict:
+    return {
+        name: getattr(line, name)
+        for name in (
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "contract_line_id",
+            "period",
+            "service_start",
+            "service_end",
+            "days",
+            "days_in_month",
+            "adjustment",
+        )
+    }
+
+
+def after_issue(invoice_ids: list[int]) -> None:
+    """What follows issuing: each invoice's PDF and e-mail (queued once the transaction commits)."""
+    if not invoice_ids:
+        return
+    from ..email import queue_invoice_messages
+
+    queue_invoice_messages(invoice_ids)
