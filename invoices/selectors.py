@@ -17,7 +17,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Abs, Coalesce, Greatest
+from django.db.models.functions import Abs, Coalesce, Greatest, Round
 
 from clients.dates import org_today
 from clients.models import ContractChange, ContractLine
@@ -330,9 +330,16 @@ def run_changes(run) -> dict:
     gone, invoices up or down by more than 10 %, adjustments and catch-ups, stale and unsent drafts."""
     before, previous = _previous_invoices(run)
     had = previous.filter(client_id=OuterRef("client_id")).values("client_id").annotate(s=Sum("total")).values("s")
-    drafts = DraftInvoice.objects.filter(run=run).annotate(before=Subquery(had[:1]), change=F("total") - F("before"))
-    swing = Abs(F("before")) / 10
-    up, down = Q(before__isnull=False, change__gt=swing), Q(before__isnull=False, change__lt=-swing)
+    compared = {
+        "before": Subquery(had[:1]),
+        "change": F("total") - F("before"),
+        # Ten times the change, to the cent, against the amount before: no division, so exactly 10 %
+        # is "not more than" on every database (SQLite computes in binary floating point).
+        "tenfold": Round(F("change") * 10, 2),
+    }
+    drafts = DraftInvoice.objects.filter(run=run).annotate(**compared)
+    swing = Abs(F("before"))
+    up, down = Q(before__isnull=False, tenfold__gt=swing), Q(before__isnull=False, tenfold__lt=-swing)
     counts = drafts.aggregate(
         new=Count("id", filter=Q(before__isnull=True)),
         up=Count("id", filter=up),
@@ -350,7 +357,7 @@ def run_changes(run) -> dict:
             total=Coalesce(Sum("amount"), ZERO, output_field=MONEY),
         ),
     }
-    listed = _drafts_with_clients(run).annotate(before=Subquery(had[:1]), change=F("total") - F("before"))
+    listed = _drafts_with_clients(run).annotate(**compared)
     if changes["compared"]:
         gone = previous.exclude(client_id__in=DraftInvoice.objects.filter(run=run).values("client_id"))
         changes["gone_count"] = gone.values("client_id").distinct().count()
