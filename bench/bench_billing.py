@@ -13,7 +13,8 @@ generate_series -- no ORM --, then changes 2% of the lines from 15 Jan 2027 and 
 * peak memory of this process (max RSS, target <= 300 MB).
 
 Run: ``make bench`` or ``BENCH_DATABASE_URL=postgres://... python bench/bench_billing.py``.
-BENCH_CLIENTS (default 100000) scales the data set (2.5 lines per client).
+BENCH_CLIENTS (default 100000) scales the data set (2.5 lines per client); BENCH_REUSE=1 keeps the
+data an earlier run generated (same BENCH_CLIENTS) and only removes what that run added.
 """
 
 import datetime as dt
@@ -77,7 +78,7 @@ def generate():
     )
     sql(
         "INSERT INTO invoices_billingprofile (client_id, customer_class_id, billing_email, updated_at)"
-        " SELECT g, 1, 'ap' || g || '@client.example', now() FROM generate_series(1, %s) g",
+        " SELECT g, 1, 'ap' || g || '@client.example', '2025-11-20' FROM generate_series(1, %s) g",
         [n],
     )
     sql(
@@ -94,7 +95,8 @@ def generate():
         """
         INSERT INTO clients_contractline (contract_id, product_id, quantity, unit_price, external_id,
                                           start_date, updated_at)
-        SELECT c, 1 + (c + k) %% 5, 1 + (c * 7 + k) %% 40, 10 * (1 + (c + k) %% 5) + 0.50, '', '2025-12-01', now()
+        SELECT c, 1 + (c + k) %% 5, 1 + (c * 7 + k) %% 40, 10 * (1 + (c + k) %% 5) + 0.50, '', '2025-12-01',
+               '2025-11-20'
           FROM generate_series(1, %s) c, generate_series(0, 2) k
          WHERE k < 2 OR c %% 2 = 0
         """,
@@ -114,8 +116,8 @@ def _history():
         sql(
             "INSERT INTO invoices_billingrun (id, period_start, scope, status, created_at, issued_on, chunks_total,"
             " chunks_done, drafts_count, drafts_total, stale_count, issued_count, issued_total, summary, error)"
-            " VALUES (%s, %s, 'all', 'issued', now(), %s, 0, 0, 0, 0, 0, 0, 0, '{}', '')",
-            [index, month, month],
+            " VALUES (%s, %s, 'all', 'issued', %s, %s, 0, 0, 0, 0, 0, 0, 0, '{}', '')",
+            [index, month, month, month],
         )
         base = (index - 1) * N_CLIENTS
         sql(
@@ -124,7 +126,7 @@ def _history():
                                           below_threshold, amount_paid, credit_applied, status, created_at,
                                           sequence, billing_run_id, period_start, period_end, previous_status)
             SELECT %(base)s + c.id, 'INV-2026-' || lpad((%(base)s + c.id)::text, 7, '0'), c.id, %(month)s,
-                   %(month)s::date + 30, t.total, 0, t.total, false, t.total, 0, 'paid', now(),
+                   %(month)s::date + 30, t.total, 0, t.total, false, t.total, 0, 'paid', %(month)s::date + interval '6 hours',
                    %(base)s + c.id, %(run)s, %(month)s, %(end)s, ''
               FROM clients_client c
               JOIN (SELECT k.contract_id AS client_id, sum(k.quantity * k.unit_price) AS total
@@ -172,6 +174,33 @@ def _changes():
         )
 
 
+def reset():
+    """BENCH_REUSE=1: back to the generated data (history through December, the changes made) by
+    removing what an earlier run of this benchmark added, instead of generating it all again."""
+    later = "(SELECT id FROM invoices_invoice WHERE billing_run_id > %s)" % len(HISTORY)
+    for table in ["invoices_invoicemessage", "invoices_invoicedocument", "invoices_invoicestatuschange"]:
+        sql(f"DELETE FROM {table} WHERE invoice_id IN {later}")
+    sql(f"DELETE FROM invoices_allocation WHERE invoice_id IN {later}")
+    sql(f"DELETE FROM invoices_invoiceline WHERE invoice_id IN {later}")
+    sql("DELETE FROM invoices_draftline")
+    sql("DELETE FROM invoices_draftinvoice")
+    sql("DELETE FROM invoices_billingrunchunk")
+    sql(f"DELETE FROM invoices_invoice WHERE billing_run_id > {len(HISTORY)}")
+    sql(f"DELETE FROM invoices_billingrun WHERE id > {len(HISTORY)}")
+    sql("UPDATE invoices_invoicesequence SET next_value = %s", [len(HISTORY) * N_CLIENTS + 1])
+    sql("VACUUM ANALYZE")
+
+
+def _reusable() -> bool:
+    if os.environ.get("BENCH_REUSE") != "1":
+        return False
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM clients_client")
+        return cursor.fetchone()[0] == N_CLIENTS
+
+
 def floor_insert():
     """The floor: one hand-written INSERT ... SELECT of the plain current-month lines, same clients."""
     sql("DROP TABLE IF EXISTS bench_floor_lines")
@@ -208,7 +237,7 @@ def main():
     from invoices.models import Invoice
 
     print(f"bench_billing: {N_CLIENTS:,} clients", flush=True)
-    timed("generate", generate)
+    timed("reset (BENCH_REUSE=1)", reset) if _reusable() else timed("generate", generate)
     build, run = timed("build drafts", lambda: services.start_billing_run(period_start=RUN_MONTH))
     floor, _ = timed("floor INSERT ... SELECT", floor_insert)
     rebuild, run = timed("rebuild, nothing changed", lambda: services.rebuild_billing_run(run))

@@ -286,5 +286,8 @@ except ValueError:
 BILLING_BACKDATE_MONTHS = env.int("BILLING_BACKDATE_MONTHS", default=12)
 BILLING_CHUNK_CLIENTS = env.int("BILLING_CHUNK_CLIENTS", default=2000)
 BILLING_THREADS = env.int("BILLING_THREADS", default=2)
+# A client whose contracts changed this long before its last run invoice was issued is billed
+# through the full rule, never the set-based plain month (invoices/services/billing/plain.py).
+BILLING_SETTLED_MARGIN_SECONDS = env.int("BILLING_SETTLED_MARGIN_SECONDS", default=600)
 INVOICE_NUMBER_PREFIX = env.str("INVOICE_NUMBER_PREFIX", default="INV-{year}-")
 INVOICE_NUMBER_WIDTH = env.int("INVOICE_NUMBER_WIDTH", default=6)

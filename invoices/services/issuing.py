@@ -108,6 +108,7 @@ class Built:
     sequence: int = 0
     period_start: dt.date | None = None
     period_end: dt.date | None = None
+    total: Decimal | None = None  # given when the lines are written by the caller (``write_lines``)
 
 
 def _terms_many(client_ids) -> dict[int, tuple[int, Decimal]]:
@@ -121,12 +122,13 @@ def _terms_many(client_ids) -> dict[int, tuple[int, Decimal]]:
     return {client_id: terms.get(client_id, fallback) for client_id in client_ids}
 
 
-def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None) -> list[Invoice]:
+def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None, write_lines=None) -> list[Invoice]:
     """Issue invoices for clients whose rows this transaction holds locked (one invoice each), in a
     fixed number of statements: due dates from each class's terms; a positive invoice takes over the
     outstanding amount of earlier No-payment-required invoices (threshold carry-over) and is itself
     No payment required while its amount due stays below the threshold; open credit is allocated
-    oldest first; statuses are set at once, each invoice's first history entry saying "issued"."""
+    oldest first; statuses are set at once, each invoice's first history entry saying "issued".
+    ``write_lines(invoices)``, when given, writes the lines itself (each bill then carries its total)."""
     client_ids = [bill.client.pk for bill in bills]
     terms = _terms_many(client_ids)
     pending = Invoice.objects.filter(client_id__in=client_ids, total__gt=0, below_threshold=True, settled_by=None)
@@ -136,7 +138,7 @@ def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None) -> l
     invoices = []
     for bill in bills:
         days, threshold = terms[bill.client.pk]
-        total = sum((line.amount for line in bill.lines), ZERO)
+        total = bill.total if bill.total is not None else sum((line.amount for line in bill.lines), ZERO)
         carried = (carried_by.get(bill.client.pk) or ZERO) if total > 0 else ZERO
         invoices.append(
             Invoice(
@@ -152,13 +154,17 @@ def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None) -> l
                 carried_in=carried,
                 amount_due=total + carried,
                 below_threshold=total > 0 and total + carried < threshold,
+                previous_status="",  # given, not the column's default, so the insert is one UNNEST
             )
         )
     Invoice.objects.bulk_create(invoices, batch_size=2000)
-    for bill, invoice in zip(bills, invoices, strict=True):
-        for line in bill.lines:
-            line.invoice = invoice
-    InvoiceLine.objects.bulk_create([line for bill in bills for line in bill.lines], batch_size=5000)
+    if write_lines is not None:
+        write_lines(invoices)
+    else:
+        for bill, invoice in zip(bills, invoices, strict=True):
+            for line in bill.lines:
+                line.invoice = invoice
+        InvoiceLine.objects.bulk_create([line for bill in bills for line in bill.lines], batch_size=5000)
     for invoice in invoices:
         if invoice.total > 0 and not invoice.below_threshold and invoice.client_id in carried_by:
             pending.filter(client_id=invoice.client_id).exclude(pk=invoice.pk).update(settled_by=invoice)

@@ -35,9 +35,14 @@ def _days_in_force(segment: ContractLine, month: dt.date) -> int:
 
 @pytest.mark.django_db
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(months=st.lists(MONTH, min_size=1, max_size=6), timing=st.sampled_from(BillingTiming.values))
-def test_every_segment_bills_its_expected_amount_every_month(settings, months, timing):
+@given(
+    months=st.lists(MONTH, min_size=1, max_size=6),
+    timing=st.sampled_from(BillingTiming.values),
+    margin=st.sampled_from([0, 600]),  # 0: settled months bill through the set-based plain month
+)
+def test_every_segment_bills_its_expected_amount_every_month(settings, months, timing, margin):
     settings.BILLING_GO_LIVE = JAN
+    settings.BILLING_SETTLED_MARGIN_SECONDS = margin
     CustomerClass.objects.get_or_create(name="Standard", defaults={"payment_terms_days": 14, "is_default": True})
     contract = ContractFactory(start_date=dt.date(2026, 11, 1), billing_timing=timing)
     line = ContractLineFactory(contract=contract, quantity=5, unit_price=Decimal("40.50"))

@@ -7,16 +7,16 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from billingone.background import require_broker
 from clients.dates import org_today
 from clients.models import Client
 
-from ...models import BillingRun, BillingRunChunk, BillingRunStatus, DraftInvoice, Invoice, InvoiceLine
+from ...models import BillingRun, BillingRunChunk, BillingRunStatus, DraftInvoice, DraftLine
 from ..issuing import Built, issue_many
 from ..numbering import take_numbers
+from . import plain
 from .compute import billing_calendar, compute_bills
 from .runs import _plan, draft_line_fields, ordered, queue_chunks, run_chunks
 
@@ -61,7 +61,8 @@ def _fresh_key(lines) -> list[tuple]:
 
 
 def issue_chunk(chunk: BillingRunChunk) -> list[int]:
-    """Issue the drafts of a chunk's clients (called inside the chunk's transaction)."""
+    """Issue the drafts of a chunk's clients (called inside the chunk's transaction): settled
+    clients are checked against their plain month in one statement, the others through the rule."""
     run = chunk.run
     drafts = list(
         DraftInvoice.objects.filter(
@@ -70,69 +71,70 @@ def issue_chunk(chunk: BillingRunChunk) -> list[int]:
             invoice__isnull=True,
             client_id__gte=chunk.first_client_id,
             client_id__lte=chunk.last_client_id,
-        )
-        .order_by("client_id")
-        .prefetch_related("lines")
+        ).order_by("client_id")
     )
     clients = {
         c.pk: c for c in Client.objects.select_for_update().filter(pk__in=[d.client_id for d in drafts]).order_by("pk")
     }
-    fresh = compute_bills(list(clients), billing_calendar(run.period_start))
-    issuable = []
-    for draft in drafts:
-        bill = fresh.get(draft.client_id)
-        held = [tuple(getattr(line, name) for name in LINE_KEY) for line in draft.lines.all()]
-        if bill is None or not bill.lines:
-            _stale(draft, STALE_BILLED)
-        elif _fresh_key(bill.lines) != held:
-            _stale(draft, STALE_CHANGED)
-        else:
-            issuable.append(draft)
+    calendar = billing_calendar(run.period_start)
+    settled = plain.settled_clients(list(clients), calendar)
+    issuable = _settled_issuable(run, [d for d in drafts if d.client_id in settled], calendar)
+    issuable += _checked_by_rule(run, [d for d in drafts if d.client_id not in settled], calendar)
+    issuable.sort(key=lambda draft: draft.client_id)
     numbers = take_numbers(len(issuable), issued_on=run.issued_on)
     built = [
         Built(
             clients[draft.client_id],
-            [InvoiceLine(**_copied(line)) for line in draft.lines.all()],
+            [],
             number,
             position,
             draft.period_start,
             draft.period_end,
+            total=draft.total,
         )
         for draft, (number, position) in zip(issuable, numbers, strict=True)
     ]
-    invoices = issue_many(built, issued_on=run.issued_on, billing_run=run)
-    # Each draft points at the invoice it became (one per client and run), in one statement.
-    DraftInvoice.objects.filter(pk__in=[draft.pk for draft in issuable]).update(
-        invoice=Subquery(Invoice.objects.filter(billing_run=run, client_id=OuterRef("client_id")).values("pk")[:1])
-    )
+
+    def write_lines(invoices):
+        plain.link_drafts((draft.pk, invoice.pk) for draft, invoice in zip(issuable, invoices, strict=True))
+        plain.copy_draft_lines([draft.pk for draft in issuable])
+
+    invoices = issue_many(built, issued_on=run.issued_on, billing_run=run, write_lines=write_lines)
     issued = [invoice.pk for invoice in invoices]
     BillingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
     after_issue(issued)
     return issued
 
 
+def _settled_issuable(run, drafts, calendar) -> list[DraftInvoice]:
+    differing = plain.differing_drafts(run, [draft.client_id for draft in drafts], calendar)
+    for draft in drafts:
+        if draft.client_id in differing:
+            _stale(draft, STALE_CHANGED)
+    return [draft for draft in drafts if draft.client_id not in differing]
+
+
+def _checked_by_rule(run, drafts, calendar) -> list[DraftInvoice]:
+    """Drafts issued only when the rule, run afresh, asks for exactly their lines."""
+    fresh = compute_bills([draft.client_id for draft in drafts], calendar)
+    held: dict[int, list] = {}
+    for line in DraftLine.objects.filter(draft__in=[draft.pk for draft in drafts]).order_by("draft_id", "id"):
+        held.setdefault(line.draft_id, []).append(tuple(getattr(line, name) for name in LINE_KEY))
+    issuable = []
+    for draft in drafts:
+        bill = fresh.get(draft.client_id)
+        if bill is None or not bill.lines:
+            _stale(draft, STALE_BILLED)
+        elif _fresh_key(bill.lines) != held.get(draft.pk, []):
+            _stale(draft, STALE_CHANGED)
+        else:
+            issuable.append(draft)
+    return issuable
+
+
 def _stale(draft: DraftInvoice, reason: str) -> None:
     draft.stale, draft.stale_reason = True, reason
     draft.save(update_fields=["stale", "stale_reason"])
-
-
-def _copied(line) -> dict:
-    return {
-        name: getattr(line, name)
-        for name in (
-            "description",
-            "quantity",
-            "unit_price",
-            "amount",
-            "contract_line_id",
-            "period",
-            "service_start",
-            "service_end",
-            "days",
-            "days_in_month",
-            "adjustment",
-        )
-    }
 
 
 def after_issue(invoice_ids: list[int]) -> None:

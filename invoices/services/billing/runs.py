@@ -31,6 +31,7 @@ from ...models import (
     DraftInvoice,
     DraftLine,
 )
+from . import plain
 from .compute import billing_calendar, compute_bills
 from .periods import add_months, month_end, month_of
 
@@ -225,9 +226,12 @@ def build_chunk(chunk: BillingRunChunk) -> None:
         clients = clients.filter(pk__gte=chunk.first_client_id, pk__lte=chunk.last_client_id)
         replaced = None
     ids = list(clients.values_list("pk", flat=True))
-    bills = compute_bills(ids, billing_calendar(run.period_start))
+    calendar = billing_calendar(run.period_start)
+    settled = plain.settled_clients(ids, calendar)
+    bills = compute_bills([pk for pk in ids if pk not in settled], calendar)
     DraftInvoice.objects.filter(run=run, client_id__in=ids if replaced is None else replaced).delete()
     store_drafts(run, [bill for bill in bills.values() if bill.lines])
+    plain.write_plain_drafts(run, sorted(settled), calendar)
     past = [(c, line, m.isoformat(), str(d)) for c, b in bills.items() for line, m, d in b.past_horizon]
     _note_past_horizon(run.pk, replaced if replaced is not None else ids, past)
 
@@ -317,6 +321,7 @@ def finish_step(run_id: int, step: str) -> None:
         "issued_total": figures["sum_issued"] or 0,
     }
     if step == Step.BUILD:
+        plain.refresh_statistics()  # the checks read the drafts just written
         BillingRun.objects.filter(pk=run_id, status=BillingRunStatus.BUILDING).update(
             status=BillingRunStatus.DRAFT, built_at=now, **updates
         )
