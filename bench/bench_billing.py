@@ -177,7 +177,7 @@ def _changes():
 def reset():
     """BENCH_REUSE=1: back to the generated data (history through December, the changes made) by
     removing what an earlier run of this benchmark added, instead of generating it all again."""
-    later = "(SELECT id FROM invoices_invoice WHERE billing_run_id > %s)" % len(HISTORY)
+    later = f"(SELECT id FROM invoices_invoice WHERE billing_run_id > {len(HISTORY)})"
     for table in ["invoices_invoicemessage", "invoices_invoicedocument", "invoices_invoicestatuschange"]:
         sql(f"DELETE FROM {table} WHERE invoice_id IN {later}")
     sql(f"DELETE FROM invoices_allocation WHERE invoice_id IN {later}")

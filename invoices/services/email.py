@@ -15,11 +15,12 @@ import uuid
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from billingone import sql
 from billingone.text import clip
 
 from ..models import BillingProfile, Invoice, InvoiceMessage, MessageKind, MessageStatus
@@ -51,15 +52,24 @@ def queue_invoice_messages(
     ids = list(invoice_ids)
     if not ids:
         return []
-    addresses = Invoice.objects.filter(pk__in=ids, client__billing_profile__billing_email__gt="").values_list(
-        "pk", "client__billing_profile__billing_email"
-    )
-    InvoiceMessage.objects.bulk_create(
+    chosen, params = sql.among("i.id", ids)
+    sql.run(  # one statement; the (invoice, kind, occasion) constraint: queued once
+        f"""
+        INSERT INTO {InvoiceMessage._meta.db_table}
+               (invoice_id, kind, occasion, to_email, status, attempts, last_error, created_by_id, created_at)
+        SELECT i.id, %s, %s, b.billing_email, %s, 0, '', %s, %s
+          FROM {Invoice._meta.db_table} i JOIN {BillingProfile._meta.db_table} b ON b.client_id = i.client_id
+         WHERE b.billing_email <> '' AND {chosen}
+        ON CONFLICT DO NOTHING
+        """,
         [
-            InvoiceMessage(invoice_id=pk, kind=kind, occasion=occasion, to_email=email, created_by=actor)
-            for pk, email in addresses
+            kind,
+            occasion,
+            MessageStatus.PENDING,
+            actor.pk if actor is not None else None,
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+            *params,
         ],
-        ignore_conflicts=True,  # the (invoice, kind, occasion) constraint: queued once
     )
     waiting = list(
         InvoiceMessage.objects.filter(

@@ -9,9 +9,11 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Sum
+from django.utils import timezone
 
+from billingone import sql
 from clients.dates import org_today
 from clients.models import Client
 from clients.money import ZERO, quantize
@@ -122,13 +124,16 @@ def _terms_many(client_ids) -> dict[int, tuple[int, Decimal]]:
     return {client_id: terms.get(client_id, fallback) for client_id in client_ids}
 
 
-def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None, write_lines=None) -> list[Invoice]:
+def issue_many(
+    bills: list[Built], *, issued_on: dt.date, billing_run=None, write_lines=None, refetch: bool = True
+) -> list[Invoice]:
     """Issue invoices for clients whose rows this transaction holds locked (one invoice each), in a
     fixed number of statements: due dates from each class's terms; a positive invoice takes over the
     outstanding amount of earlier No-payment-required invoices (threshold carry-over) and is itself
     No payment required while its amount due stays below the threshold; open credit is allocated
     oldest first; statuses are set at once, each invoice's first history entry saying "issued".
-    ``write_lines(invoices)``, when given, writes the lines itself (each bill then carries its total)."""
+    ``write_lines(invoices)``, when given, writes the lines itself (each bill then carries its total);
+    ``refetch=False`` returns the invoices as inserted (a caller that only needs their ids)."""
     client_ids = [bill.client.pk for bill in bills]
     terms = _terms_many(client_ids)
     pending = Invoice.objects.filter(client_id__in=client_ids, total__gt=0, below_threshold=True, settled_by=None)
@@ -172,6 +177,8 @@ def issue_many(bills: list[Built], *, issued_on: dt.date, billing_run=None, writ
         allocate(client)
     apply_statuses(as_of=org_today(), source=StatusChangeSource.ISSUED, client_ids=client_ids)
     _first_entries(invoices)
+    if not refetch:
+        return invoices
     fresh = Invoice.objects.in_bulk([invoice.pk for invoice in invoices])  # as allocation and statuses left them
     return [fresh[invoice.pk] for invoice in invoices]
 
@@ -190,18 +197,22 @@ def _with_open_credit(client_ids):
 
 
 def _first_entries(invoices) -> None:
-    """The first history entry of a new invoice says "issued", whatever its first status."""
+    """The first history entry of a new invoice says "issued", whatever its first status: the
+    entries the statuses just wrote are relabelled, and an invoice without one gets one."""
     ids = [invoice.pk for invoice in invoices]
     InvoiceStatusChange.objects.filter(invoice_id__in=ids).update(from_status="", source=StatusChangeSource.ISSUED)
-    logged = set(InvoiceStatusChange.objects.filter(invoice_id__in=ids).values_list("invoice_id", flat=True))
-    statuses = dict(Invoice.objects.filter(pk__in=set(ids) - logged).values_list("pk", "status"))
-    today = org_today()
-    InvoiceStatusChange.objects.bulk_create(
+    chosen, params = sql.among("i.id", ids)
+    sql.run(
+        f"""
+        INSERT INTO {InvoiceStatusChange._meta.db_table} (invoice_id, from_status, to_status, as_of, source, created_at)
+        SELECT i.id, '', i.status, %s, %s, %s FROM {Invoice._meta.db_table} i
+         WHERE {chosen}
+           AND NOT EXISTS (SELECT 1 FROM {InvoiceStatusChange._meta.db_table} s WHERE s.invoice_id = i.id)
+        """,
         [
-            InvoiceStatusChange(
-                invoice_id=pk, from_status="", to_status=status, as_of=today, source=StatusChangeSource.ISSUED
-            )
-            for pk, status in statuses.items()
+            connection.ops.adapt_datefield_value(org_today()),
+            StatusChangeSource.ISSUED,
+            connection.ops.adapt_datetimefield_value(timezone.now()),
+            *params,
         ],
-        batch_size=5000,
     )

@@ -71,13 +71,18 @@ def issue_chunk(chunk: BillingRunChunk) -> list[int]:
             invoice__isnull=True,
             client_id__gte=chunk.first_client_id,
             client_id__lte=chunk.last_client_id,
-        ).order_by("client_id")
+        )
+        .only("pk", "client_id", "total", "period_start", "period_end")
+        .order_by("client_id")
     )
-    clients = {
-        c.pk: c for c in Client.objects.select_for_update().filter(pk__in=[d.client_id for d in drafts]).order_by("pk")
-    }
+    locked = Client.objects.select_for_update().filter(pk__in=[d.client_id for d in drafts]).only("pk")
+    clients = {c.pk: c for c in locked.order_by("pk")}
     calendar = billing_calendar(run.period_start)
     settled = plain.settled_clients(list(clients), calendar)
+    for draft in drafts:
+        if settled.get(draft.client_id) == run.period_start:
+            _stale(draft, STALE_BILLED)
+    drafts = [draft for draft in drafts if settled.get(draft.client_id) != run.period_start]
     issuable = _settled_issuable(run, [d for d in drafts if d.client_id in settled], calendar)
     issuable += _checked_by_rule(run, [d for d in drafts if d.client_id not in settled], calendar)
     issuable.sort(key=lambda draft: draft.client_id)
@@ -99,7 +104,7 @@ def issue_chunk(chunk: BillingRunChunk) -> list[int]:
         plain.link_drafts((draft.pk, invoice.pk) for draft, invoice in zip(issuable, invoices, strict=True))
         plain.copy_draft_lines([draft.pk for draft in issuable])
 
-    invoices = issue_many(built, issued_on=run.issued_on, billing_run=run, write_lines=write_lines)
+    invoices = issue_many(built, issued_on=run.issued_on, billing_run=run, write_lines=write_lines, refetch=False)
     issued = [invoice.pk for invoice in invoices]
     BillingRun.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
     after_issue(issued)

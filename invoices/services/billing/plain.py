@@ -1,12 +1,13 @@
 """The plain month, set-based (PostgreSQL): clients whose earlier months are settled bill only their
 lines in force this month, written by one ``INSERT … SELECT`` instead of the rule in Python.
 
-A client is *settled* for a run month when its latest billing-run invoice bills the month before and
-nothing that decides its bill changed since that invoice was issued: no contract line written, no
+A client is *settled* for a run month when its latest billing-run invoice bills the month before (or
+this month already) and nothing that decides its bill changed since that invoice was issued: no contract line written, no
 contract change recorded (every contract writer records one), no billing profile saved, no other
 invoice issued. Issuing recomputed that invoice under the client's row lock, so after it, what was
 billed equals what is expected for every month through the month before (within the horizon); this
-month the rule can only ask for the plain lines of the month, which is what the SQL below writes.
+month the rule can only ask for the plain lines of the month, which is what the SQL below writes
+(and a client already billed for this month is owed nothing more).
 Changes made within ``BILLING_SETTLED_MARGIN_SECONDS`` before that issue count as changes (a
 transaction that wrote a line while the issue read its contract), so a doubt is always settled by
 the rule itself. Everything else -- and every database but PostgreSQL -- goes through the rule in
@@ -18,6 +19,7 @@ import datetime as dt
 from django.conf import settings
 from django.db import connection
 
+from billingone import sql
 from clients.models import BillingTiming, Contract, ContractChange, ContractLine, Product
 
 from ...models import BillingProfile, DraftInvoice, DraftLine, Invoice, InvoiceLine
@@ -52,19 +54,21 @@ def refresh_statistics() -> None:
             cursor.execute(f"ANALYZE {DraftInvoice._meta.db_table}, {DraftLine._meta.db_table}")
 
 
-def settled_clients(client_ids, calendar: Calendar) -> set[int]:
-    """The clients among ``client_ids`` whose months before the run's are settled (see above)."""
+def settled_clients(client_ids, calendar: Calendar) -> dict[int, dt.date]:
+    """The clients among ``client_ids`` whose months before the run's are settled (see above), each
+    with the month its latest run invoice bills: the month before (bill the plain month) or the
+    run's own month (nothing more to bill)."""
     if not available() or not client_ids:
-        return set()
-    sql = f"""
+        return {}
+    statement = f"""
         WITH latest AS (
             SELECT i.client_id, max(i.period_start) AS month, max(i.created_at) AS at
               FROM {Invoice._meta.db_table} i
              WHERE i.client_id = ANY(%(ids)s) AND i.billing_run_id IS NOT NULL
              GROUP BY i.client_id
         )
-        SELECT l.client_id FROM latest l
-         WHERE l.month = %(previous)s
+        SELECT l.client_id, l.month FROM latest l
+         WHERE l.month IN (%(previous)s, %(run)s)
            AND NOT EXISTS (SELECT 1 FROM {Invoice._meta.db_table} o
                             WHERE o.client_id = l.client_id AND o.created_at > l.at)
            AND NOT EXISTS (SELECT 1 FROM {BillingProfile._meta.db_table} p
@@ -80,11 +84,12 @@ def settled_clients(client_ids, calendar: Calendar) -> set[int]:
     params = {
         "ids": list(client_ids),
         "previous": add_months(calendar.run_month, -1),
+        "run": calendar.run_month,
         "margin": dt.timedelta(seconds=settings.BILLING_SETTLED_MARGIN_SECONDS),
     }
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return {row[0] for row in cursor.fetchall()}
+        cursor.execute(statement, params)
+        return dict(cursor.fetchall())
 
 
 def _plain_lines(cursor, client_ids, calendar: Calendar) -> None:
@@ -213,32 +218,34 @@ def copy_draft_lines(draft_ids) -> None:
         return
     columns = ", ".join(LINE_COLUMNS)
     ids = list(draft_ids)
-    with connection.cursor() as cursor:
-        for start in range(0, len(ids), 5000):
-            part = ids[start : start + 5000]
-            marks = ", ".join(["%s"] * len(part))
-            cursor.execute(
-                f"""
-                INSERT INTO {InvoiceLine._meta.db_table} (invoice_id, {columns})
-                SELECT d.invoice_id, {", ".join("l." + name for name in LINE_COLUMNS)}
-                  FROM {DraftLine._meta.db_table} l JOIN {DraftInvoice._meta.db_table} d ON d.id = l.draft_id
-                 WHERE d.id IN ({marks}) ORDER BY l.id
-                """,
-                part,
-            )
+    for start in range(0, len(ids), 5000):
+        chosen, params = sql.among("d.id", ids[start : start + 5000])
+        sql.run(
+            f"""
+            INSERT INTO {InvoiceLine._meta.db_table} (invoice_id, {columns})
+            SELECT d.invoice_id, {", ".join("l." + name for name in LINE_COLUMNS)}
+              FROM {DraftLine._meta.db_table} l JOIN {DraftInvoice._meta.db_table} d ON d.id = l.draft_id
+             WHERE {chosen} ORDER BY l.id
+            """,
+            params,
+        )
 
 
 def link_drafts(pairs) -> None:
-    """Each issued draft points at its invoice: ``pairs`` of (draft id, invoice id), one statement a batch."""
+    """Each issued draft points at its invoice: ``pairs`` of (draft id, invoice id)."""
     pairs = list(pairs)
-    with connection.cursor() as cursor:
-        for start in range(0, len(pairs), 2000):
-            part = pairs[start : start + 2000]
-            values = ", ".join(["(%s, %s)"] * len(part))
-            cursor.execute(
-                f"""
-                UPDATE {DraftInvoice._meta.db_table} SET invoice_id = v.column2
-                  FROM (VALUES {values}) AS v WHERE {DraftInvoice._meta.db_table}.id = v.column1
-                """,
-                [value for pair in part for value in pair],
-            )
+    table = DraftInvoice._meta.db_table
+    if available():
+        sql.run(
+            f"UPDATE {table} SET invoice_id = v.invoice_id FROM unnest(%s::bigint[], %s::bigint[]) AS v (id, invoice_id)"
+            f" WHERE {table}.id = v.id",
+            [[draft for draft, _ in pairs], [invoice for _, invoice in pairs]],
+        )
+        return
+    for start in range(0, len(pairs), 2000):
+        part = pairs[start : start + 2000]
+        values = ", ".join(["(%s, %s)"] * len(part))
+        sql.run(
+            f"UPDATE {table} SET invoice_id = v.column2 FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
+            [value for pair in part for value in pair],
+        )

@@ -227,11 +227,11 @@ def build_chunk(chunk: BillingRunChunk) -> None:
         replaced = None
     ids = list(clients.values_list("pk", flat=True))
     calendar = billing_calendar(run.period_start)
-    settled = plain.settled_clients(ids, calendar)
+    settled = plain.settled_clients(ids, calendar)  # already billed for this month: nothing to draft
     bills = compute_bills([pk for pk in ids if pk not in settled], calendar)
     DraftInvoice.objects.filter(run=run, client_id__in=ids if replaced is None else replaced).delete()
     store_drafts(run, [bill for bill in bills.values() if bill.lines])
-    plain.write_plain_drafts(run, sorted(settled), calendar)
+    plain.write_plain_drafts(run, sorted(pk for pk, month in settled.items() if month < run.period_start), calendar)
     past = [(c, line, m.isoformat(), str(d)) for c, b in bills.items() for line, m, d in b.past_horizon]
     _note_past_horizon(run.pk, replaced if replaced is not None else ids, past)
 
