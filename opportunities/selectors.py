@@ -362,11 +362,13 @@ def progress_of(imp: SourceImport) -> int:
 
 
 def summary_counts() -> dict:
-    """How many items each source holds now (for the imports page)."""
+    """How many items each source holds now (for the imports page). Contract lines: the imported
+    segments not ended before today (an import ends a gone line and keeps it, as history)."""
+    not_ended = Q(end_date__isnull=True) | Q(end_date__gte=org_today())
     return {
         ImportSource.DEVICES: Device.objects.count(),
         ImportSource.SUBSCRIPTIONS: Subscription.objects.count(),
-        ImportSource.CONTRACT_LINES: ContractLine.objects.exclude(external_id="").count(),
+        ImportSource.CONTRACT_LINES: ContractLine.objects.exclude(external_id="").filter(not_ended).count(),
     }
 
 

@@ -54,7 +54,7 @@ class BulkApplyItemInline(admin.TabularInline):
 
 @admin.register(BulkApply)
 class BulkApplyAdmin(ReadOnlyAdmin):
-    list_display = ["id", "status", "plan_action", "product", "created_by", "created_at", "finished_at"]
+    list_display = ["id", "status", "plan_action", "product", "effective_on", "created_by", "created_at", "finished_at"]
     list_filter = ["status", "plan_action"]
     search_fields = ["idempotency_key", "created_by__username"]
     list_select_related = ["product", "created_by"]

@@ -114,6 +114,7 @@ class SourceImportAdmin(admin.ModelAdmin):
         "status",
         "uploaded_by",
         "uploaded_at",
+        "effective_on",
         "rows_total",
         "count_new",
         "count_changed",

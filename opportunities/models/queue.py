@@ -217,6 +217,11 @@ class BulkApply(models.Model):
     )
     finished_at = models.DateTimeField(null=True, blank=True)
     message = models.CharField(max_length=500, blank=True)
+    effective_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="The date every item takes effect from; empty = each client's own default (first month not billed).",
+    )
 
     class Meta:
         verbose_name_plural = "bulk applies"

@@ -145,6 +145,11 @@ class SourceImport(models.Model):
         help_text="PostgreSQL: the mapping rules (their signature) the prepared table was mapped with.",
     )
     detection_run = models.ForeignKey(DetectionRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    effective_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Contract lines: the date the file's changes take effect (a gone line's last day is the day before).",
+    )
 
     class Meta:
         ordering = ["-uploaded_at", "-id"]

@@ -196,7 +196,8 @@ def apply_locked(opp: Opportunity, actor, *, effective_on: dt.date | None = None
         raise ActionRefused(" ".join(exc.messages)) from None
     from_state = opp.state
     opp.state, opp.applied_at, opp.applied_by, opp.snoozed_until = State.APPLIED, timezone.now(), actor, None
-    opp.save(update_fields=["state", "applied_at", "applied_by", "snoozed_until", "updated_at"])
+    opp.applied_from = effective_on
+    opp.save(update_fields=["state", "applied_at", "applied_by", "applied_from", "snoozed_until", "updated_at"])
     transaction.on_commit(invalidate_counts)
     _event(opp, Event.APPLIED, from_state=from_state, actor=actor, note=detail)
     return opp

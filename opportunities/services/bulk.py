@@ -1,12 +1,15 @@
 """Bulk apply: which ready items can go together, a preview by contract, and the run.
 
 Items go together when they share the plan action and the product and are ready
-(open with a complete plan). A confirmed bulk apply is stored with one row per item;
+(open with a complete plan). Each item takes effect from its own default date, or from the one
+date the confirmation gives for all (stored on the bulk apply, so the worker uses it). A
+confirmed bulk apply is stored with one row per item;
 a Celery task applies each item in its own transaction and records the outcome, so
 the page can show progress, a failure never stops the rest, and running the same
 bulk apply (or submitting the same form) twice never applies an item twice.
 """
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -121,10 +124,14 @@ def _clean_ids(opportunity_ids) -> list[int]:
     return sorted(set(ids))
 
 
-def start_bulk_apply(*, opportunity_ids, idempotency_key: str, actor=None) -> tuple[BulkApply, bool]:
+def start_bulk_apply(
+    *, opportunity_ids, idempotency_key: str, actor=None, effective_on: dt.date | None = None
+) -> tuple[BulkApply, bool]:
     """Store a bulk apply for the compatible items and queue its run; the same key twice is one bulk apply.
 
-    Returns ``(bulk, created)``.
+    ``effective_on``: the date every item takes effect from (an item it does not fit, such as a date
+    before its line starts or more than a year ahead, fails alone with the reason); None: each item
+    from its own default (``actions.default_effective_date``). Returns ``(bulk, created)``.
     """
     key = (idempotency_key or "").strip()
     if not key or len(key) > 64:
@@ -140,7 +147,11 @@ def start_bulk_apply(*, opportunity_ids, idempotency_key: str, actor=None) -> tu
     try:
         with transaction.atomic():
             bulk = BulkApply.objects.create(
-                idempotency_key=key, plan_action=anchor.plan_action, product_id=anchor.product_id, created_by=actor
+                idempotency_key=key,
+                plan_action=anchor.plan_action,
+                product_id=anchor.product_id,
+                created_by=actor,
+                effective_on=effective_on,
             )
             BulkApplyItem.objects.bulk_create(BulkApplyItem(bulk=bulk, opportunity=o) for o in preview.compatible)
     except IntegrityError:
@@ -192,7 +203,7 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     # Each item is still its own transaction; on PostgreSQL a few connections side by side overlap
     # the commits' disk flushes. Row locks keep items that share a contract from colliding.
     threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
-    jobs = [(_apply_items, (pending[i::threads], actor)) for i in range(threads)]
+    jobs = [(_apply_items, (pending[i::threads], actor, bulk.effective_on)) for i in range(threads)]
     with Heartbeat(BulkApply, bulk_id):
         run_side_by_side(jobs, threads=threads)
     invalidate_counts()
@@ -204,15 +215,16 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     return bulk
 
 
-def _apply_items(item_ids, actor) -> None:
+def _apply_items(item_ids, actor, effective_on) -> None:
     for done, item_id in enumerate(item_ids, start=1):
-        apply_bulk_item(item_id=item_id, actor=actor)
+        apply_bulk_item(item_id=item_id, actor=actor, effective_on=effective_on)
         if done % COUNTS_EVERY == 0:
             invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
 
 
-def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
-    """Apply one item of a bulk apply in its own transaction and record the outcome."""
+def apply_bulk_item(*, item_id: int, actor=None, effective_on: dt.date | None = None) -> BulkApplyItem:
+    """Apply one item of a bulk apply in its own transaction and record the outcome (from
+    ``effective_on``, the bulk apply's one date, or the item's own default when None)."""
     try:
         with transaction.atomic():
             # One query locks the item and its opportunity (PostgreSQL: FOR UPDATE OF both).
@@ -224,7 +236,7 @@ def apply_bulk_item(*, item_id: int, actor=None) -> BulkApplyItem:
             if item.state != BulkApplyItem.State.PENDING:
                 return item  # already done by an earlier (or concurrent) run
             try:
-                apply_locked(item.opportunity, actor)
+                apply_locked(item.opportunity, actor, effective_on=effective_on)
                 item.state, item.message = BulkApplyItem.State.APPLIED, ""
             except ActionRefused as exc:  # raised before anything was written
                 item.state, item.message = BulkApplyItem.State.FAILED, clip(exc, 300)

@@ -70,8 +70,8 @@ def test_preview_refuses_garbage_ids():
         bulk.preview_bulk_apply(opportunity_ids=["1", "x"])
 
 
-def _start(ids, key="k1", actor=None, capture=None):
-    return bulk.start_bulk_apply(opportunity_ids=ids, idempotency_key=key, actor=actor)
+def _start(ids, key="k1", actor=None, effective_on=None):
+    return bulk.start_bulk_apply(opportunity_ids=ids, idempotency_key=key, actor=actor, effective_on=effective_on)
 
 
 def test_bulk_apply_applies_each_item_and_one_failure_does_not_stop_the_rest(
@@ -109,10 +109,10 @@ def test_an_unexpected_error_on_one_item_does_not_stop_the_others(finance, produ
     bulk_apply, _ = _start([o.pk for o in items], actor=finance)
     real = bulk.apply_locked
 
-    def flaky(opp, actor):
+    def flaky(opp, actor, **kwargs):
         if opp.pk == items[0].pk:
             raise RuntimeError("boom")
-        return real(opp, actor)
+        return real(opp, actor, **kwargs)
 
     with mock.patch.object(bulk, "apply_locked", side_effect=flaky):
         bulk.run_bulk(bulk_id=bulk_apply.pk)
@@ -187,7 +187,36 @@ def test_each_item_of_a_bulk_apply_takes_effect_from_its_client_s_first_month_no
         bulk.run_bulk(bulk_id=first.pk)
     finally:
         billing_calendar.unregister(provider)
+    assert first.effective_on is None  # no date given: each item its own default
     assert segment_on(items[0].plan_line, dt.date(2025, 11, 1)).quantity == 15
     assert segment_on(items[0].plan_line, dt.date(2025, 10, 31)).quantity == 10
     assert ContractLine.objects.get(pk=items[1].plan_line_id).end_date == this_month() - dt.timedelta(days=1)
     assert segment_on(items[1].plan_line).start_date == this_month()
+
+
+def test_one_date_for_the_whole_bulk_apply_is_each_items_and_an_item_it_does_not_fit_fails_alone(finance, product):
+    on, day = dt.date(2026, 3, 1), dt.timedelta(days=1)
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
+    late = raise_quantity_opportunity(line=billed_line(product=product, start_date=dt.date(2026, 5, 1)))
+    first, _ = _start([o.pk for o in (*items, late)], actor=finance, effective_on=on)
+    assert BulkApply.objects.get(pk=first.pk).effective_on == on  # stored: the worker reads it from there
+    bulk.run_bulk(bulk_id=first.pk)
+    for opp in items:
+        assert (segment_on(opp.plan_line, on).quantity, segment_on(opp.plan_line, on - day).quantity) == (15, 10)
+        opp.refresh_from_db()
+        assert (opp.state, opp.applied_from) == ("applied", on)
+    failed = BulkApplyItem.objects.get(opportunity=late)
+    assert (failed.state, failed.message) == (
+        "failed",
+        "1 Mar 2026 is before the line starts (1 May 2026); choose a date from then on.",
+    )
+    assert ContractLine.objects.get(pk=late.plan_line_id).quantity == 10
+
+
+def test_a_bulk_date_more_than_a_year_ahead_fails_each_item_with_the_reason(finance, product):
+    items = [raise_quantity_opportunity(line=billed_line(product=product)) for _ in range(2)]
+    first, _ = _start([o.pk for o in items], actor=finance, effective_on=this_month() + dt.timedelta(days=800))
+    bulk.run_bulk(bulk_id=first.pk)
+    messages = list(BulkApplyItem.objects.values_list("state", "message"))
+    assert len(messages) == 2 and all(state == "failed" and "more than a year ahead" in m for state, m in messages)
+    assert not ContractChange.objects.exists()

@@ -1,5 +1,7 @@
 """CSV imports: header and row checks, preview counts, all-or-nothing commit (both engines)."""
 
+import datetime as dt
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -32,9 +34,9 @@ def eager(celery_eager):
     return celery_eager
 
 
-def upload(source, content: bytes | str, name="export.csv"):
+def upload(source, content: bytes | str, name="export.csv", **kwargs):
     data = content.encode() if isinstance(content, str) else content
-    return create_import(source=source, uploaded_file=SimpleUploadedFile(name, data))
+    return create_import(source=source, uploaded_file=SimpleUploadedFile(name, data), **kwargs)
 
 
 def test_a_clean_device_file_previews_counts_and_changes_nothing(acme):
@@ -184,23 +186,39 @@ def test_subscriptions_import_replaces_the_snapshot(acme):
     assert Subscription.objects.get().quantity == 15
 
 
-def test_contract_lines_import_updates_lines_and_records_each_change(acme):
+def test_contract_lines_import_updates_lines_and_records_each_change(acme, admin_user):
+    """From the import's date: a gone line ends the day before, a changed line gets a new segment,
+    a new line starts then; each write is recorded as the import's, with the uploader."""
+    effective_on, day = dt.date(2026, 7, 1), dt.timedelta(days=1)
     contract = ContractFactory(client=acme, number="AGR-1")
     product = ProductFactory(sku="MS-WS")
-    ContractLineFactory(contract=contract, product=product, quantity=3, external_id="L-1")
-    ContractLineFactory(contract=contract, product=product, quantity=1, external_id="L-OLD")
+    changed = ContractLineFactory(contract=contract, product=product, quantity=3, external_id="L-1")
+    gone = ContractLineFactory(contract=contract, product=product, quantity=1, external_id="L-OLD")
     manual = ContractLineFactory(contract=contract, product=product, quantity=1, external_id="")
     content = "line_id,client,contract,product_sku,quantity,unit_price\nL-1,PSA-1,AGR-1,ms-ws,5,45.00\nL-2,PSA-1,AGR-1,MS-WS,2,40\n"
-    imp = commit_import(imp=upload("contract_lines", content))
+    imp = upload("contract_lines", content, actor=admin_user, effective_on=effective_on)
+    imp = commit_import(imp=imp)
     assert imp.status == SourceImport.Status.COMMITTED, imp.errors
     assert (imp.count_new, imp.count_changed, imp.count_gone) == (1, 1, 1)
-    assert sorted(ContractLine.objects.values_list("external_id", "quantity")) == [("", 1), ("L-1", 5), ("L-2", 2)]
-    assert ContractLine.objects.filter(pk=manual.pk).exists()
-    assert sorted(ContractChange.objects.values_list("action", flat=True)) == [
-        "line_added",
-        "line_changed",
-        "line_removed",
-    ]
+    gone.refresh_from_db()
+    assert (gone.start_date, gone.end_date, gone.quantity) == (contract.start_date, effective_on - day, 1)
+    changed.refresh_from_db()
+    assert (changed.end_date, changed.quantity) == (effective_on - day, 3)
+    successor = ContractLine.objects.get(replaces=changed)
+    assert (successor.external_id, successor.start_date, successor.end_date, successor.quantity) == (
+        "L-1",
+        effective_on,
+        None,
+        5,
+    )
+    added = ContractLine.objects.get(external_id="L-2")
+    assert (added.start_date, added.end_date, added.quantity, str(added.unit_price)) == (effective_on, None, 2, "40.00")
+    manual.refresh_from_db()
+    assert manual.end_date is None
+    changes = ContractChange.objects.order_by("action")
+    assert [c.action for c in changes] == ["ended", "line_added", "line_changed"]
+    assert {(c.source, c.actor) for c in changes} == {("import", admin_user)}
+    assert all(f"import #{imp.pk}" in c.detail for c in changes)
 
 
 def test_contract_lines_with_unknown_contract_or_product_are_errors(acme):

@@ -1,13 +1,18 @@
 """Import pages: upload → preview → commit for Admins; nobody else gets in."""
 
+import datetime as dt
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from billingone.tests.html import element, elements
+from clients.models import ContractLine
 from opportunities.models import Device, SourceImport
 from opportunities.services import imports as import_services
+from opportunities.services.imports import default_effective_date
 
-from .factories import DeviceFactory
+from .factories import ContractFactory, DeviceFactory, ProductFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media")]
 CSV = "device_id,client,hostname,device_type\r\nd-1,RMM-1,WS-1,workstation\r\nd-2,RMM-1,=HYPERLINK(1),server\r\n"
@@ -152,3 +157,51 @@ def test_a_commit_blocked_by_readers_says_so_and_stays_ready(admin_client_, acme
     assert "Commit again in a minute" in page and "Commit import" in page
     assert SourceImport.objects.get().status == SourceImport.Status.READY
     assert not Device.objects.exists()
+
+
+LINES = "line_id,contract,product_sku,quantity,unit_price\nL-1,AGR-1,MS-WS,1,45.00\n"
+
+
+def post_lines(client, effective_on):
+    data = {"source": "contract_lines", "file": SimpleUploadedFile("psa.csv", LINES.encode())}
+    return client.post(reverse("opportunities:import_upload"), data | {"effective_on": effective_on})
+
+
+def test_a_contract_lines_upload_takes_effect_on_the_date_given_and_the_page_says_so(admin_client_, acme):
+    ContractFactory(client=acme, number="AGR-1")
+    ProductFactory(sku="MS-WS")
+    page = admin_client_.get(reverse("opportunities:imports"))
+    field = element(page, "input", data_testid="import-effective-on")
+    assert (field["type"], field["value"]) == ("date", default_effective_date().isoformat())
+    assert "Contract lines only: one date for the whole file" in page.content.decode()
+    response = post_lines(admin_client_, "2026-07-01")
+    imp = SourceImport.objects.get()
+    assert response.status_code == 302 and imp.effective_on == dt.date(2026, 7, 1)
+    page = admin_client_.get(imp.get_absolute_url())
+    said = " ".join(element(page, "p", data_testid="import-effective").text.split())
+    assert said.startswith("Changes take effect on 1 Jul 2026: a line gone from the file is ended the day before")
+    assert "Committing changes the contract lines from 1 Jul 2026 to match this file: 1 new, 0 changed, 0 gone" in (
+        " ".join(page.content.decode().split())
+    )
+    admin_client_.post(reverse("opportunities:import_commit", args=[imp.pk]))
+    assert ContractLine.objects.get(external_id="L-1").start_date == dt.date(2026, 7, 1)
+
+
+@pytest.mark.parametrize(
+    ("sent", "message"),
+    [("2026-02-30", "That is not a date: use the date picker (YYYY-MM-DD)."), ("2099-01-01", "more than a year ahead")],
+    ids=["not-a-date", "too-far-ahead"],
+)
+def test_a_bad_date_for_contract_lines_is_a_form_error_and_nothing_is_kept(admin_client_, acme, sent, message):
+    response = post_lines(admin_client_, sent)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not SourceImport.objects.exists()
+
+
+def test_the_date_is_ignored_for_devices(admin_client_, acme):
+    data = {"source": "devices", "file": SimpleUploadedFile("d.csv", CSV.encode()), "effective_on": "soon"}
+    assert admin_client_.post(reverse("opportunities:import_upload"), data).status_code == 302
+    imp = SourceImport.objects.get()
+    assert imp.effective_on is None
+    assert not elements(admin_client_.get(imp.get_absolute_url()), "p", data_testid="import-effective")

@@ -195,3 +195,42 @@ def test_select_mode_runs_a_fixed_number_of_queries(finance_client, finance, dja
     select(finance, more[:40])
     with django_assert_num_queries(10):
         assert finance_client.get(SELECT + "&page=2").status_code == 200
+
+
+def test_the_confirmation_takes_one_date_for_every_item_and_shows_it(
+    finance_client, finance, ready_items, django_capture_on_commit_callbacks, celery_eager
+):
+    same, _ = ready_items
+    form = select(finance, same)
+    preview = finance_client.get("/missed-billing/bulk/")
+    field = element(preview, "input", data_testid="bulk-effective-on")
+    assert (field["type"], field.get("value")) == ("date", None)  # empty: each item its own default
+    with django_capture_on_commit_callbacks(execute=True):
+        response = finance_client.post("/missed-billing/bulk/", form | {"effective_on": "2026-03-01"})
+    bulk = BulkApply.objects.get()
+    assert response.status_code == 302 and bulk.effective_on.isoformat() == "2026-03-01"
+    page = finance_client.get(reverse("opportunities:bulk_progress", args=[bulk.pk]))
+    assert element(page, "p", data_testid="bulk-takes-effect").text == "Every item takes effect on 1 Mar 2026."
+    assert "2 applied, 0 not applied, of 2" in texts(page)
+
+
+def test_a_bad_bulk_date_is_refused_with_a_message_and_queues_nothing(finance_client, finance, ready_items):
+    same, _ = ready_items
+    form = select(finance, same)
+    response = finance_client.post("/missed-billing/bulk/", form | {"effective_on": "1 March"})
+    assert response.status_code == 400
+    error = element(response, "div", data_testid="bulk-error")
+    assert [p.text for p in elements(error, "p")] == [
+        "That is not a date: use the date picker (YYYY-MM-DD).",
+        "Nothing was applied.",
+    ]
+    assert element(response, "input", name="key")["value"] == form["key"]  # the same preview, to send again
+    assert not BulkApply.objects.exists()
+    assert sorted(selected_ids(finance)) == sorted(o.pk for o in same)  # the selection stays
+
+
+def test_the_progress_page_says_each_item_uses_its_own_default_without_a_date(finance_client, ready_items, finance):
+    bulk = BulkApply.objects.create(idempotency_key="y", created_by=finance)
+    page = finance_client.get(reverse("opportunities:bulk_progress", args=[bulk.pk]))
+    said = element(page, "p", data_testid="bulk-takes-effect").text
+    assert said.startswith("Each item takes effect from its own default date: the first day of the first month")

@@ -13,8 +13,9 @@ from billingone.background import BackgroundUnavailableError
 from billingone.htmx import redirect_after_post, vary_on_htmx
 
 from .. import selectors
+from ..forms import BulkApplyForm
 from ..services import selection
-from ..services.actions import ActionRefused
+from ..services.actions import ActionRefused, latest_effective_date
 from ..services.bulk import preview_bulk_apply, resume_bulk_apply, start_bulk_apply
 
 BACK = "?tab=ready&select=1"
@@ -24,7 +25,8 @@ BACK = "?tab=ready&select=1"
 def bulk_preview(request) -> HttpResponse:
     """The preview of the person's selection (kept on the server: no item numbers in the URL),
     grouped by contract. POST from the queue: save that page's ticks, then preview. POST with the
-    preview's key: confirm (the same key twice is one bulk apply)."""
+    preview's key: confirm, with the optional one date for every item (the same key twice is one
+    bulk apply)."""
     back = reverse("opportunities:queue") + BACK
     if request.GET.getlist("ids"):
         messages.error(request, "Item numbers in the address are not used any more: tick the items in the queue.")
@@ -43,9 +45,17 @@ def bulk_preview(request) -> HttpResponse:
     if not ids:
         messages.error(request, "Select at least one item to apply.")
         return HttpResponseRedirect(back)
+    return _render_preview(request, ids, back, _date_form(), key=uuid.uuid4().hex)
+
+
+def _date_form(data=None) -> BulkApplyForm:
+    return BulkApplyForm(data, latest=latest_effective_date())
+
+
+def _render_preview(request, ids, back, form, *, key, status=200) -> HttpResponse:
     preview = preview_bulk_apply(opportunity_ids=ids)
-    context = {"preview": preview, "key": uuid.uuid4().hex, "token": selection.selection_token(ids), "back": back}
-    return render(request, "opportunities/bulk_preview.html", context)
+    context = {"preview": preview, "key": key, "token": selection.selection_token(ids), "back": back, "form": form}
+    return render(request, "opportunities/bulk_preview.html", context, status=status)
 
 
 def _confirm(request, back) -> HttpResponse:
@@ -57,9 +67,15 @@ def _confirm(request, back) -> HttpResponse:
     if request.POST.get("token") != selection.selection_token(ids):
         messages.error(request, "The selection changed after this preview (in another tab?); check it again.")
         return HttpResponseRedirect(reverse("opportunities:bulk_preview"))
+    form = _date_form(request.POST)
+    if not form.is_valid():  # the same preview again, with the message; nothing is queued
+        return _render_preview(request, ids, back, form, key=request.POST["key"], status=400)
     try:
         bulk, created = start_bulk_apply(
-            opportunity_ids=ids, idempotency_key=request.POST.get("key", ""), actor=request.user
+            opportunity_ids=ids,
+            idempotency_key=request.POST.get("key", ""),
+            actor=request.user,
+            effective_on=form.cleaned_data["effective_on"],
         )
     except (ActionRefused, BackgroundUnavailableError) as exc:
         messages.error(request, str(exc))

@@ -40,7 +40,10 @@ def import_upload(request) -> HttpResponse:
         return render(request, "opportunities/import_list.html", _list_context(request, form), status=400)
     try:
         imp = import_services.upload_import(
-            source=form.cleaned_data["source"], uploaded_file=form.cleaned_data["file"], actor=request.user
+            source=form.cleaned_data["source"],
+            uploaded_file=form.cleaned_data["file"],
+            actor=request.user,
+            effective_on=form.cleaned_data["effective_on"],
         )
     except (import_services.ImportRejectedError, BackgroundUnavailableError) as exc:
         form.add_error("file", str(exc))

@@ -10,13 +10,16 @@ Two engines, one behaviour:
   ``COPY`` (never whole in memory) and checked, mapped and compared in SQL; the preview
   prepares the next snapshot as a table of its own and the commit swaps it in.
 - Everything else (SQLite; contract lines, which are few and audited per line):
-  the file is streamed through Python's ``csv`` reader and written with bulk
-  operations.
+  the file is streamed through Python's ``csv`` reader; devices and subscriptions are written
+  with bulk operations, contract lines are merged from the import's date (``effective_on``)
+  through the dated contract-line services (``contract_lines``: a gone line is ended, never
+  deleted; a changed line is changed from that date).
 
 Real exports arrive with a UTF-8 BOM, Windows line endings or semicolons: all
 accepted. A cell starting with ``=`` is stored as text; nothing here evaluates it.
 """
 
+from .contract_lines import check_effective_date, default_effective_date
 from .outcome import ImportRejectedError, Outcome
 from .postgres import drop_stale_previews
 from .specs import SPECS, SourceSpec
@@ -41,8 +44,10 @@ __all__ = [
     "ImportRejectedError",
     "Outcome",
     "SourceSpec",
+    "check_effective_date",
     "commit_import",
     "create_import",
+    "default_effective_date",
     "discard_import",
     "drop_stale_previews",
     "import_path",

@@ -1,5 +1,6 @@
 """The Python engine: the file streamed through ``csv``, checked row by row, written in bulk (SQLite,
-and contract lines everywhere: they are few and audited per line)."""
+and contract lines everywhere: they are few, and merged from a date through the dated services,
+``contract_lines``)."""
 
 import csv
 import datetime as dt
@@ -8,10 +9,10 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 
-from billingone.text import clip
-from clients.models import Contract, ContractChange, ContractLine, Product
+from clients.models import Contract, Product
 
 from ...models import Device, DeviceType, ImportSource, Subscription, SubscriptionStatus
+from .contract_lines import merge_contract_lines
 from .files import _client_lookup
 from .outcome import ImportRejectedError, report_progress
 from .specs import DEVICE_TYPE, LAST_SEEN, PY_FIELDS, QUANTITY, SUBSCRIPTION_STATUS
@@ -74,12 +75,8 @@ def _existing(source):
     """key -> (pk, client_id, values) of the current snapshot."""
     if source == ImportSource.DEVICES:
         qs = Device.objects.values_list("device_id", "pk", "client_id", *PY_FIELDS[source])
-    elif source == ImportSource.SUBSCRIPTIONS:
-        qs = Subscription.objects.values_list("subscription_id", "pk", "client_id", *PY_FIELDS[source])
     else:
-        qs = ContractLine.objects.exclude(external_id="").values_list(
-            "external_id", "pk", "contract__client_id", *PY_FIELDS[source]
-        )
+        qs = Subscription.objects.values_list("subscription_id", "pk", "client_id", *PY_FIELDS[source])
     return {row[0]: (row[1], row[2], tuple(row[3:])) for row in qs.iterator(chunk_size=5000)}
 
 
@@ -134,6 +131,9 @@ def _py_process(imp, spec, fh, delimiter, names, outcome, *, commit):
         return
     if not outcome.rows:
         raise ImportRejectedError("The file has a header but no rows.")
+    if source == ImportSource.CONTRACT_LINES:
+        merge_contract_lines(imp, parsed, seen, outcome, commit=commit)
+        return
     existing = _existing(source)
     new, changed = [], []
     for key, (client_id, values) in parsed.items():
@@ -154,74 +154,17 @@ def _py_process(imp, spec, fh, delimiter, names, outcome, *, commit):
 
 
 def _py_write(imp, new, changed, gone):
+    """Devices and subscriptions: the snapshot rows replaced in bulk (no history to keep)."""
     source = imp.source
     fields = PY_FIELDS[source]
-    model = {ImportSource.DEVICES: Device, ImportSource.SUBSCRIPTIONS: Subscription}.get(source, ContractLine)
-    key_field = {ImportSource.DEVICES: "device_id", ImportSource.SUBSCRIPTIONS: "subscription_id"}.get(
-        source, "external_id"
-    )
+    model = Device if source == ImportSource.DEVICES else Subscription
+    key_field = "device_id" if source == ImportSource.DEVICES else "subscription_id"
     gone_ids = [pk for pk, _client in gone]
-    audit = []
-    if source == ImportSource.CONTRACT_LINES:
-        # The contract audit trail: one entry per line added, changed or removed.
-        products = dict(Product.objects.values_list("pk", "sku"))
-        for line in ContractLine.objects.filter(pk__in=gone_ids).select_related("product"):
-            audit.append(
-                (
-                    line.contract_id,
-                    None,
-                    ContractChange.Action.LINE_REMOVED,
-                    f"Import removed {line.external_id}: {line.quantity} × {line.product.sku}",
-                )
-            )
     for start in range(0, len(gone_ids), 5000):
         model.objects.filter(pk__in=gone_ids[start : start + 5000]).delete()
-    objs = []
-    for pk, values in changed:
-        obj = model(pk=pk, **dict(zip(fields, values, strict=True)))
-        objs.append(obj)
-        if source == ImportSource.CONTRACT_LINES:
-            audit.append(
-                (
-                    obj.contract_id,
-                    pk,
-                    ContractChange.Action.LINE_CHANGED,
-                    f"Import set {products[obj.product_id]} to {obj.quantity} × {obj.unit_price}",
-                )
-            )
+    objs = [model(pk=pk, **dict(zip(fields, values, strict=True))) for pk, values in changed]
     model.objects.bulk_update(objs, list(fields), batch_size=1000)
-    extra = {}
-    if source == ImportSource.CONTRACT_LINES:
-        starts = dict(Contract.objects.filter(pk__in={v[0] for _k, v in new}).values_list("pk", "start_date"))
-        extra = {key: {"start_date": starts[values[0]]} for key, values in new}
-    created = model.objects.bulk_create(
-        [
-            model(**{key_field: key}, **dict(zip(fields, values, strict=True)), **extra.get(key, {}))
-            for key, values in new
-        ],
+    model.objects.bulk_create(
+        [model(**{key_field: key}, **dict(zip(fields, values, strict=True))) for key, values in new],
         batch_size=2000,
     )
-    if source == ImportSource.CONTRACT_LINES:
-        for obj in created:
-            audit.append(
-                (
-                    obj.contract_id,
-                    obj.pk,
-                    ContractChange.Action.LINE_ADDED,
-                    f"Import added {obj.external_id}: {obj.quantity} × {products[obj.product_id]} at {obj.unit_price}",
-                )
-            )
-        ContractChange.objects.bulk_create(
-            [
-                ContractChange(
-                    contract_id=cid,
-                    line_id=lid,
-                    action=act,
-                    detail=clip(text, 500),
-                    actor=imp.uploaded_by,
-                    source=ContractChange.Source.IMPORT,
-                )
-                for cid, lid, act, text in audit
-            ],
-            batch_size=2000,
-        )

@@ -14,6 +14,7 @@ from billingone.text import clip
 from ...models import ImportSource, SourceImport
 from ...tasks import detect_clients, process_import
 from . import postgres
+from .contract_lines import check_effective_date, default_effective_date
 from .files import _open_checked
 from .outcome import PROGRESS_TTL, ImportRejectedError, Outcome
 from .python_engine import _py_process
@@ -28,10 +29,19 @@ IMPORT_LOCK_NAMESPACE = 7301  # pg_advisory_xact_lock(namespace, source): one co
 # --- Services -------------------------------------------------------------------------------
 
 
-def create_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
-    """Keep an uploaded file as a pending import. Refuses an unknown source or an oversized file."""
+def create_import(*, source: str, uploaded_file, actor=None, effective_on=None) -> SourceImport:
+    """Keep an uploaded file as a pending import. Refuses an unknown source or an oversized file.
+
+    A contract-lines import takes effect on ``effective_on`` (by default the first day of the
+    organisation's current month), kept on the record so the preview and the commit use one date;
+    other sources have no date.
+    """
     if source not in ImportSource.values:
         raise ImportRejectedError("Choose what the file contains: devices, subscriptions or contract lines.")
+    if source == ImportSource.CONTRACT_LINES:
+        effective_on = check_effective_date(effective_on or default_effective_date())
+    elif effective_on is not None:
+        raise ImportRejectedError("Only a contract-lines import takes effect from a date.")
     limit = settings.IMPORT_MAX_UPLOAD_BYTES
     if uploaded_file.size > limit:
         raise ImportRejectedError(
@@ -46,6 +56,7 @@ def create_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
         file_name=name,
         file_size=uploaded_file.size,
         uploaded_by=actor,
+        effective_on=effective_on,
     )
 
 
@@ -53,7 +64,7 @@ def runs_in_background(imp: SourceImport) -> bool:
     return imp.file_size > BACKGROUND_BYTES
 
 
-def upload_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
+def upload_import(*, source: str, uploaded_file, actor=None, effective_on=None) -> SourceImport:
     """Keep an uploaded file and check it: at once when it is small, on a worker when it is large.
 
     A large file is refused before anything is stored while no worker can be reached
@@ -61,7 +72,7 @@ def upload_import(*, source: str, uploaded_file, actor=None) -> SourceImport:
     """
     if uploaded_file.size > BACKGROUND_BYTES:
         require_broker()
-    imp = create_import(source=source, uploaded_file=uploaded_file, actor=actor)
+    imp = create_import(source=source, uploaded_file=uploaded_file, actor=actor, effective_on=effective_on)
     if runs_in_background(imp):
         schedule_validation(imp)
     else:
@@ -176,8 +187,10 @@ def _commit(imp, actor, queue_detection):
     outcome = Outcome()
     try:
         with transaction.atomic():
-            # SQLite serialises writers; the import itself is locked, so a double-submitted commit
-            # finds it already committed.
+            # SQLite serialises writers; on PostgreSQL one commit per source at a time (two
+            # contract-lines files compared with the same lines would both add them). The import
+            # itself is locked, so a double-submitted commit finds it already committed.
+            _lock_source(imp)
             if _finished_elsewhere(imp):
                 return imp
             _process(imp, outcome, commit=True)
@@ -216,11 +229,7 @@ def _commit_swap(imp, actor, queue_detection):
             with transaction.atomic():
                 # One commit per source at a time; the import itself locked, so a double-submitted
                 # commit finds it already committed.
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT pg_advisory_xact_lock(%s, %s)",
-                        [IMPORT_LOCK_NAMESPACE, ImportSource.values.index(imp.source)],
-                    )
+                _lock_source(imp)
                 if _finished_elsewhere(imp):
                     return imp
                 postgres.swap_in(imp)
@@ -272,6 +281,15 @@ def _invalid(imp, outcome):
     return _finish(imp, outcome, SourceImport.Status.INVALID)
 
 
+def _lock_source(imp) -> None:
+    """PostgreSQL: wait for any other commit of this source (the lock ends with the transaction)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [IMPORT_LOCK_NAMESPACE, ImportSource.values.index(imp.source)]
+            )
+
+
 def _finished_elsewhere(imp) -> bool:
     """Lock the import; was it committed (a double submit) or discarded (after its work was thought
     stopped) meanwhile? Then this commit does nothing."""
@@ -306,12 +324,13 @@ def discard_import(*, imp: SourceImport) -> SourceImport:
     return locked
 
 
-def import_path(*, source: str, path: str, actor=None, queue_detection=True) -> SourceImport:
+def import_path(*, source: str, path: str, actor=None, queue_detection=True, effective_on=None) -> SourceImport:
     """Import a file from disk (the management command): keep it, check it, commit it."""
     with open(path, "rb") as fh:
         fh.size = fh.seek(0, io.SEEK_END)
         fh.seek(0)
-        imp = create_import(source=source, uploaded_file=File(fh, name=path.rsplit("/", 1)[-1]), actor=actor)
+        upload = File(fh, name=path.rsplit("/", 1)[-1])
+        imp = create_import(source=source, uploaded_file=upload, actor=actor, effective_on=effective_on)
     return commit_import(imp=imp, actor=actor, queue_detection=queue_detection)
 
 
