@@ -112,3 +112,17 @@ def test_a_settled_draft_that_no_longer_matches_is_stale_not_issued(book):
     draft = DraftInvoice.objects.get(run=run, client_id=book[0])
     assert draft.stale and draft.invoice_id is None and "rebuild" in draft.stale_reason
     assert run.issued_count == len(book) - 1
+
+
+def test_a_later_run_for_an_earlier_month_does_not_hide_a_change(book, settings):
+    """Settled is judged from when the latest month was issued, not from the newest invoice: a
+    November catch-up issued after December's must not make a December change look billed."""
+    settings.BILLING_GO_LIVE = dt.date(2026, 11, 1)
+    line = ContractLine.objects.filter(contract__client_id=book[0]).get()
+    change_contract_line(line, quantity=12, effective_on=dt.date(2026, 11, 20))  # November and December
+    november = services.start_billing_run(period_start=dt.date(2026, 11, 1), client_ids=[book[0]])
+    services.issue_billing_run(november, issued_on=DEC)
+    assert book[0] not in plain.settled_clients(book, billing_calendar(JAN))
+    run = services.start_billing_run(period_start=JAN, client_ids=[book[0]])
+    periods = set(DraftLine.objects.filter(draft__run=run, adjustment=True).values_list("period", flat=True))
+    assert periods == {DEC}  # December's 20–31 corrected on January's invoice

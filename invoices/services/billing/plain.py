@@ -61,11 +61,15 @@ def settled_clients(client_ids, calendar: Calendar) -> dict[int, dt.date]:
     if not available() or not client_ids:
         return {}
     statement = f"""
-        WITH latest AS (
-            SELECT i.client_id, max(i.period_start) AS month, max(i.created_at) AS at
+        WITH billed AS (
+            SELECT i.client_id, i.period_start, i.created_at,
+                   max(i.period_start) OVER (PARTITION BY i.client_id) AS latest_month
               FROM {Invoice._meta.db_table} i
              WHERE i.client_id = ANY(%(ids)s) AND i.billing_run_id IS NOT NULL
-             GROUP BY i.client_id
+        ), latest AS (  -- the month the latest run invoice bills, and when it was last issued for
+            SELECT b.client_id, b.latest_month AS month, max(b.created_at) AS at
+              FROM billed b WHERE b.period_start = b.latest_month
+             GROUP BY b.client_id, b.latest_month
         )
         SELECT l.client_id, l.month FROM latest l
          WHERE l.month IN (%(previous)s, %(run)s)
