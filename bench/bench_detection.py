@@ -82,11 +82,12 @@ def build_world(cursor):
         INSERT INTO clients_client (name, psa_id, rmm_id, distributor_id, service_status, created_at, updated_at)
         SELECT 'Client ' || lpad(i::text, 5, '0'), 'PSA-' || i, 'RMM-' || i, 'PAX-' || i, 'active', now(), now()
         FROM generate_series(1, %(clients)s) i;
-        INSERT INTO clients_contract (client_id, number, name, start_date, active)
-        SELECT id, 'AGR-' || id, 'Managed services', DATE '2024-01-01', true FROM clients_client;
+        INSERT INTO clients_contract (client_id, number, name, start_date, active, billing_timing)
+        SELECT id, 'AGR-' || id, 'Managed services', DATE '2024-01-01', true, 'advance' FROM clients_client;
         -- every 10th client has a second contract: its add-line plans are ambiguous
-        INSERT INTO clients_contract (client_id, number, name, start_date, active)
-        SELECT id, 'AGR-' || id || '-B', 'Projects', DATE '2025-01-01', true FROM clients_client WHERE id %% 10 = 0;
+        INSERT INTO clients_contract (client_id, number, name, start_date, active, billing_timing)
+        SELECT id, 'AGR-' || id || '-B', 'Projects', DATE '2025-01-01', true, 'advance' FROM clients_client
+         WHERE id %% 10 = 0;
         -- 5 lines per client (25,000): workstations (legacy for every 7th), servers, network, two licences
         INSERT INTO clients_contractline (contract_id, product_id, quantity, unit_price, external_id, start_date, updated_at)
         SELECT k.id, p.id, q.qty, p.unit_price, 'L-' || k.id || '-' || p.sku, k.start_date, now()

@@ -86,7 +86,8 @@ def generate():
         [n],
     )
     sql(
-        "INSERT INTO invoices_customerclass (id, name, payment_terms_days, collection_threshold) VALUES (1, 'Bench', 30, 25)"
+        "INSERT INTO invoices_customerclass (id, name, payment_terms_days, collection_threshold, is_default)"
+        " VALUES (1, 'Bench', 30, 25, true)"
     )
     sql(
         "INSERT INTO invoices_billingprofile (client_id, customer_class_id, billing_email, updated_at)"

@@ -80,8 +80,9 @@ def fill(cursor):
     )
     # Bulk-ready quantity gaps with real contract lines: one contract per client, one product.
     cursor.execute(
-        """INSERT INTO clients_contract (client_id, number, name, start_date, end_date, active)
-           SELECT id, 'BENCH-C-' || id, 'Managed services', DATE '2020-01-01', NULL, true FROM clients_client
+        """INSERT INTO clients_contract (client_id, number, name, start_date, end_date, active, billing_timing)
+           SELECT id, 'BENCH-C-' || id, 'Managed services', DATE '2020-01-01', NULL, true, 'advance'
+             FROM clients_client
            WHERE id <= %s""",
         [BULK_ITEMS],
     )

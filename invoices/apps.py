@@ -23,4 +23,4 @@ class InvoicesConfig(AppConfig):
         from .panels import client_panel
 
         register(client_panel)
-        billing_calendar.register(selectors.first_unbilled_month)
+        billing_calendar.register(selectors.first_unbilled_month, many=selectors.first_unbilled_months)

@@ -265,10 +265,18 @@ def first_unbilled_month(client_id: int) -> dt.date | None:
     """The first day of the month after the latest period any issued invoice of the client covers
     (a billing run's or imported history); None when nothing was billed yet. What an apply's
     effective date defaults to (``clients.billing_calendar``)."""
-    last = Invoice.objects.filter(client_id=client_id).aggregate(m=Max("period_end"))["m"]
-    if last is None:
-        return None
-    return (last.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+    return first_unbilled_months([client_id]).get(client_id)
+
+
+def first_unbilled_months(client_ids) -> dict[int, dt.date]:
+    """``first_unbilled_month`` for many clients in one query (those billed so far only)."""
+    rows = (
+        Invoice.objects.filter(client_id__in=list(client_ids), period_end__isnull=False)
+        .values_list("client_id")
+        .annotate(last=Max("period_end"))
+        .order_by()
+    )
+    return {pk: (last.replace(day=1) + dt.timedelta(days=32)).replace(day=1) for pk, last in rows}
 
 
 # Billing run pages: the runs, a run with what changed since the month before, a draft.

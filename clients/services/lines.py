@@ -222,6 +222,7 @@ def change_contract_line(
     actor=None,
     source=Source.CONSOLE,
     note: str = "",
+    locked: bool = False,
 ) -> ContractLine:
     """Change the line from ``effective_on`` on, and return the segment that now says so.
 
@@ -232,10 +233,16 @@ def change_contract_line(
     ``effective_on`` (to the old segment's end) replaces it, keeping the external id. Segments after
     it keep their dates and figures (the next one now continues the new segment). ``None`` keeps
     a value as it is; a change with nothing different is a no-op that returns the segment.
+
+    ``locked``: the caller read ``line`` and its ``contract`` with ``select_for_update`` in this
+    transaction (a missed-billing apply does), so they are not read again.
     """
     effective_on = _clean_date(effective_on, "date the change takes effect")
-    contract = _lock_contract(line.contract_id)
-    segment = _segment_on(_lock_line(line.pk), effective_on)
+    if locked:
+        contract, segment = line.contract, _segment_on(line, effective_on)
+    else:
+        contract = _lock_contract(line.contract_id)
+        segment = _segment_on(_lock_line(line.pk), effective_on)
     if segment is None:
         raise ValidationError(
             f"The line is not in force on {display_date(effective_on)} (its dates: {_span(_lock_line(line.pk))}); "
@@ -253,7 +260,10 @@ def change_contract_line(
         segment.save(update_fields=["quantity", "unit_price", "product", "updated_at"])
         result = segment
     else:
-        successor = ContractLine.objects.select_for_update().filter(replaces=segment).first()
+        # A segment another continues has an end (the day before its successor starts): an open one has none.
+        successor = None
+        if segment.end_date is not None:
+            successor = ContractLine.objects.select_for_update().filter(replaces=segment).first()
         result = ContractLine(
             contract=contract,
             product=new_product,

@@ -4,7 +4,7 @@ Items go together when they share the plan action and the product and are ready
 (open with a complete plan). Each item takes effect from its own default date, or from the one
 date the confirmation gives for all (stored on the bulk apply, so the worker uses it). A
 confirmed bulk apply is stored with one row per item;
-a Celery task applies each item in its own transaction and records the outcome, so
+a Celery task applies each item in a savepoint of its own (committed in batches) and records the outcome, so
 the page can show progress, a failure never stops the rest, and running the same
 bulk apply (or submitting the same form) twice never applies an item twice.
 """
@@ -26,12 +26,16 @@ from clients.money import ZERO
 from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Opportunity, OpportunityEvent, OpportunityState
 from ..selectors import invalidate_counts
 from ..tasks import run_bulk_apply
-from .actions import ActionRefused, apply_locked
+from .actions import ActionRefused, apply_locked, default_effective_dates
 
 logger = logging.getLogger(__name__)
 
 MAX_ITEMS = 5000
 COUNTS_EVERY = 50  # items between two resets of the queue's cached counts during a bulk apply
+# Items committed together, each in a savepoint of its own (a refusal or an error undoes only its
+# item): one commit's disk flush for many items. Each connection takes the items of its own
+# contracts, so two never wait for each other's locks.
+BATCH = 20
 
 
 def group_key(opp: Opportunity) -> tuple:
@@ -186,7 +190,7 @@ def resume_bulk_apply(*, bulk_id: int) -> BulkApply:
 
 
 def run_bulk(*, bulk_id: int) -> BulkApply:
-    """Apply every waiting item of the bulk apply, each in its own transaction; safe to run twice."""
+    """Apply every waiting item of the bulk apply, each in a savepoint of its own; safe to run twice."""
     with transaction.atomic():
         bulk = BulkApply.objects.select_for_update().get(pk=bulk_id)
         if bulk.status == BulkApply.Status.FINISHED:
@@ -198,12 +202,15 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     pending = list(
         BulkApplyItem.objects.filter(bulk_id=bulk_id, state=BulkApplyItem.State.PENDING)
         .order_by("id")
-        .values_list("id", flat=True)
+        .values_list("id", "opportunity__plan_contract_id")
     )
-    # Each item is still its own transaction; on PostgreSQL a few connections side by side overlap
-    # the commits' disk flushes. Row locks keep items that share a contract from colliding.
+    # On PostgreSQL a few connections side by side, each with the items of its own contracts.
     threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
-    jobs = [(_apply_items, (pending[i::threads], actor, bulk.effective_on)) for i in range(threads)]
+    lanes = [[] for _ in range(threads)]
+    for item_id, contract_id in pending:
+        lanes[(contract_id or item_id) % threads].append(item_id)
+    dates = _dates([item_id for item_id, _contract in pending], bulk.effective_on)
+    jobs = [(_apply_items, (lane, actor, dates)) for lane in lanes if lane]
     with Heartbeat(BulkApply, bulk_id):
         run_side_by_side(jobs, threads=threads)
     invalidate_counts()
@@ -215,16 +222,31 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     return bulk
 
 
-def _apply_items(item_ids, actor, effective_on) -> None:
-    for done, item_id in enumerate(item_ids, start=1):
-        apply_bulk_item(item_id=item_id, actor=actor, effective_on=effective_on)
-        if done % COUNTS_EVERY == 0:
+def _dates(item_ids, effective_on) -> dict[int, dt.date]:
+    """Each item's date: the bulk apply's one date, or the item's own default (read for all at once)."""
+    items = BulkApplyItem.objects.filter(pk__in=item_ids).select_related("opportunity")
+    if effective_on is not None:
+        return dict.fromkeys(item_ids, effective_on)
+    items = list(
+        items.only("pk", "opportunity__client_id", "opportunity__plan_line_id", "opportunity__plan_contract_id")
+    )
+    defaults = default_effective_dates([item.opportunity for item in items])
+    return {item.pk: defaults[item.opportunity_id] for item in items}
+
+
+def _apply_items(item_ids, actor, dates) -> None:
+    for start in range(0, len(item_ids), BATCH):
+        with transaction.atomic():
+            for item_id in item_ids[start : start + BATCH]:
+                apply_bulk_item(item_id=item_id, actor=actor, effective_on=dates.get(item_id))
+        if (start // BATCH + 1) % max(1, COUNTS_EVERY // BATCH) == 0:
             invalidate_counts()  # the queue's cached counts follow along, without a round trip per item
 
 
 def apply_bulk_item(*, item_id: int, actor=None, effective_on: dt.date | None = None) -> BulkApplyItem:
-    """Apply one item of a bulk apply in its own transaction and record the outcome (from
-    ``effective_on``, the bulk apply's one date, or the item's own default when None)."""
+    """Apply one item of a bulk apply in its own transaction (a savepoint, inside a batch) and
+    record the outcome (from ``effective_on``, the bulk apply's one date, or the item's own default
+    when None)."""
     try:
         with transaction.atomic():
             # One query locks the item and its opportunity (PostgreSQL: FOR UPDATE OF both).
