@@ -188,3 +188,24 @@ def test_first_unbilled_month_asks_the_provider_else_this_month():
         assert billing_calendar.first_unbilled_month(client.pk + 1) == org_today().replace(day=1)
     finally:
         billing_calendar.unregister(provider)
+
+
+def test_first_unbilled_months_asks_a_provider_for_many_clients_once():
+    from clients.dates import org_today
+
+    asked = []
+
+    def one(client_id):
+        raise AssertionError("asked one by one")
+
+    def many(client_ids):
+        asked.append(sorted(client_ids))
+        return {pk: D(2026, 10, 15) for pk in client_ids if pk % 2}
+
+    billing_calendar.register(one, many=many)
+    try:
+        months = billing_calendar.first_unbilled_months([3, 4, 5])
+    finally:
+        billing_calendar.unregister(one)
+    assert asked == [[3, 4, 5]]
+    assert months == {3: D(2026, 10, 1), 4: org_today().replace(day=1), 5: D(2026, 10, 1)}
