@@ -234,8 +234,7 @@ def change_contract_line(
     it keep their dates and figures (the next one now continues the new segment). ``None`` keeps
     a value as it is; a change with nothing different is a no-op that returns the segment.
 
-    ``locked``: the caller read ``line`` and its ``contract`` with ``select_for_update`` in this
-    transaction (a missed-billing apply does), so they are not read again.
+    ``locked``: the caller holds ``line`` and ``line.contract`` locked (read again otherwise).
     """
     effective_on = _clean_date(effective_on, "date the change takes effect")
     if locked:
