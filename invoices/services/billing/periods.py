@@ -2,6 +2,7 @@
 
 import calendar
 import datetime as dt
+from functools import lru_cache
 
 from clients.dates import display_date
 
@@ -15,10 +16,12 @@ def add_months(month: dt.date, n: int) -> dt.date:
     return dt.date(index // 12, index % 12 + 1, 1)
 
 
+@lru_cache(maxsize=1024)  # the rule asks for the same few months hundreds of thousands of times
 def days_in(month: dt.date) -> int:
     return calendar.monthrange(month.year, month.month)[1]
 
 
+@lru_cache(maxsize=1024)
 def month_end(month: dt.date) -> dt.date:
     return month.replace(day=days_in(month))
 

@@ -229,7 +229,14 @@ def build_chunk(chunk: BillingRunChunk) -> None:
     calendar = billing_calendar(run.period_start)
     settled = plain.settled_clients(ids, calendar)  # already billed for this month: nothing to draft
     bills = compute_bills([pk for pk in ids if pk not in settled], calendar)
-    DraftInvoice.objects.filter(run=run, client_id__in=ids if replaced is None else replaced).delete()
+    if replaced is None:
+        earlier = DraftInvoice.objects.filter(
+            run=run, client_id__gte=chunk.first_client_id, client_id__lte=chunk.last_client_id
+        )
+    else:
+        earlier = DraftInvoice.objects.filter(run=run, client_id__in=replaced)
+    if earlier.exists():  # a rebuild: this chunk's drafts replaced (a first build has none to collect)
+        earlier.delete()
     store_drafts(run, [bill for bill in bills.values() if bill.lines])
     plain.write_plain_drafts(run, sorted(pk for pk, month in settled.items() if month < run.period_start), calendar)
     past = [(c, line, m.isoformat(), str(d)) for c, b in bills.items() for line, m, d in b.past_horizon]
