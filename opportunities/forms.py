@@ -126,6 +126,7 @@ class ImportUploadForm(forms.Form):
         field = self.fields["effective_on"]
         field.initial = default_effective_date()
         field.widget.attrs["max"] = latest_effective_date().isoformat()
+        field.widget.attrs["data-shown-with"] = f"id_source={ImportSource.CONTRACT_LINES}"  # static/js/app.js
         field.help_text = (
             "Contract lines only: one date for the whole file. A line gone from the file ends the day "
             "before; a changed line changes from that date; a new line starts then (or when its "

@@ -57,7 +57,11 @@ def test_an_admin_imports_contract_lines_from_a_date_and_the_old_line_is_kept(
     export.write_text("line_id,client,contract,product_sku,quantity,unit_price\nL-1,PSA-1,AGR-1,MS-WS,5,45.00\n")
     login(page, "ada", "pw-ada")
     page.get_by_role("link", name="Imports").click()
+    date = page.get_by_test_id("import-effective-on")
+    page.select_option("#id_source", "devices")
+    assert not date.is_visible()  # only contract lines take effect from a date
     page.select_option("#id_source", "contract_lines")
+    assert date.is_visible()
     page.set_input_files("#id_file", str(export))
     page.get_by_test_id("import-effective-on").fill("2026-11-10")
     page.get_by_role("button", name="Upload and check").click()

@@ -91,3 +91,23 @@ if (document.readyState === "loading") {
   labelCells();
 }
 document.addEventListener("htmx:afterSettle", labelCells);
+
+// A field with data-shown-with="id_source=contract_lines" shows only while that select has that
+// value (its wrapper is hidden otherwise); without JavaScript it simply always shows.
+function toggleDependents() {
+  document.querySelectorAll("[data-shown-with]").forEach((field) => {
+    const [id, value] = field.dataset.shownWith.split("=");
+    const select = document.getElementById(id);
+    if (!select) return;
+    const wrapper = field.closest("div") || field;
+    wrapper.hidden = select.value !== value;
+  });
+}
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select")) toggleDependents();
+});
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", toggleDependents);
+} else {
+  toggleDependents();
+}
