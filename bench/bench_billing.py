@@ -21,10 +21,9 @@ import datetime as dt
 import os
 import resource
 import sys
-import time
 from pathlib import Path
 
-from _common import ensure_database  # noqa: E402
+from _common import ensure_database, sql, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,22 +39,6 @@ os.environ["EMAIL_URL"] = "dummymail://"
 N_CLIENTS = int(os.environ.get("BENCH_CLIENTS", "100000"))
 RUN_MONTH = dt.date(2027, 1, 1)
 HISTORY = [dt.date(2026, m, 1) for m in range(1, 13)]
-
-
-def sql(statement, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params if params is not None else [])
-        return cursor.rowcount
-
-
-def timed(label, fn):
-    start = time.perf_counter()
-    result = fn()
-    elapsed = time.perf_counter() - start
-    print(f"  {label}: {elapsed:.2f} s", flush=True)
-    return elapsed, result
 
 
 def generate():

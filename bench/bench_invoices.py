@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ensure_database  # noqa: E402
+from _common import ensure_database, sql, timed  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,22 +51,6 @@ def setup_django():
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-def sql(statement, params=None):
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(statement, params if params is not None else [])
-        return cursor.rowcount
-
-
-def timed(label, fn):
-    start = time.perf_counter()
-    result = fn()
-    elapsed = time.perf_counter() - start
-    print(f"  {label}: {elapsed:.2f} s", flush=True)
-    return elapsed, result
 
 
 def generate():

@@ -43,19 +43,24 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["sku", "name"]
 
 
-class ContractLineInline(admin.TabularInline):
-    """The contract's dated line segments, read-only: a line is added, changed from a date, ended
-    or removed on its own admin page, through the dated services."""
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown beside their parent and written by services only: never added or deleted here."""
 
-    model = ContractLine
     extra = 0
-    fields = ["product", "quantity", "unit_price", "start_date", "end_date", "external_id"]
-    readonly_fields = fields
-    show_change_link = True
     can_delete = False
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class ContractLineInline(ReadOnlyInline):
+    """The contract's dated line segments, read-only: a line is added, changed from a date, ended
+    or removed on its own admin page, through the dated services."""
+
+    model = ContractLine
+    fields = ["product", "quantity", "unit_price", "start_date", "end_date", "external_id"]
+    readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(Contract)

@@ -9,7 +9,7 @@ entry applies.
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
-from clients.admin import ReadOnlyAdmin
+from clients.admin import ReadOnlyAdmin, ReadOnlyInline
 
 from .models import (
     Allocation,
@@ -65,25 +65,15 @@ class BillingProfileAdmin(admin.ModelAdmin):
         obj.pk = profile.pk
 
 
-class InvoiceLineInline(admin.TabularInline):
+class InvoiceLineInline(ReadOnlyInline):
     model = InvoiceLine
-    extra = 0
-    can_delete = False
     readonly_fields = ["description", "quantity", "unit_price", "amount"]
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class AllocationInline(admin.TabularInline):
+class AllocationInline(ReadOnlyInline):
     model = Allocation
     fk_name = "invoice"
-    extra = 0
-    can_delete = False
     readonly_fields = ["payment", "credit_invoice", "amount", "created_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Invoice)
@@ -177,15 +167,10 @@ class InvoiceDocumentAdmin(ReadOnlyAdmin):
 # --- Billing runs: built, rebuilt, issued and cancelled by the services (the console or these actions) ---
 
 
-class BillingRunChunkInline(admin.TabularInline):
+class BillingRunChunkInline(ReadOnlyInline):
     model = BillingRunChunk
     fields = ["step", "number", "first_client_id", "last_client_id", "status", "done_at", "error"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BillingRun)
@@ -221,15 +206,10 @@ class BillingRunAdmin(ReadOnlyAdmin):
         return request.user.has_perm("invoices.change_billingrun")
 
 
-class DraftLineInline(admin.TabularInline):
+class DraftLineInline(ReadOnlyInline):
     model = DraftLine
     fields = ["description", "quantity", "unit_price", "amount", "period", "adjustment"]
     readonly_fields = fields
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DraftInvoice)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import F, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from billingone import sql
@@ -170,9 +170,13 @@ def issue_many(
             for line in bill.lines:
                 line.invoice = invoice
         InvoiceLine.objects.bulk_create([line for bill in bills for line in bill.lines], batch_size=5000)
-    for invoice in invoices:
-        if invoice.total > 0 and not invoice.below_threshold and invoice.client_id in carried_by:
-            pending.filter(client_id=invoice.client_id).exclude(pk=invoice.pk).update(settled_by=invoice)
+    # Each positive invoice at or above the threshold settles its client's carried invoices (one statement).
+    settling = {
+        i.client_id: i.pk for i in invoices if i.total > 0 and not i.below_threshold and i.client_id in carried_by
+    }
+    if settling:
+        settler = Invoice.objects.filter(pk__in=settling.values(), client_id=OuterRef("client_id")).values("pk")[:1]
+        pending.filter(client_id__in=settling).exclude(pk__in=settling.values()).update(settled_by=Subquery(settler))
     for client in _with_open_credit(client_ids):
         allocate(client)
     apply_statuses(as_of=org_today(), source=StatusChangeSource.ISSUED, client_ids=client_ids)

@@ -4,20 +4,15 @@ notifications."""
 
 from django.contrib import admin
 
-from clients.admin import ReadOnlyAdmin
+from clients.admin import ReadOnlyAdmin, ReadOnlyInline
 
 from ..models import QUEUE_ORDER, BulkApply, BulkApplyItem, Notification, Opportunity, OpportunityEvent, SelectedItem
 
 
-class OpportunityEventInline(admin.TabularInline):
+class OpportunityEventInline(ReadOnlyInline):
     model = OpportunityEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "action", "from_state", "to_state", "actor", "note"]
     readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Opportunity)
@@ -40,16 +35,11 @@ class OpportunityEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False
 
 
-class BulkApplyItemInline(admin.TabularInline):
+class BulkApplyItemInline(ReadOnlyInline):
     model = BulkApplyItem
-    extra = 0
-    can_delete = False
     fields = ["opportunity", "state", "message", "finished_at"]
     readonly_fields = fields
     raw_id_fields = ["opportunity"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(BulkApply)

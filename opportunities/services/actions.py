@@ -281,20 +281,25 @@ def _add_line(opp, effective_on, actor) -> str:
     return f"Added {line.quantity} × {product.sku} at {line.unit_price} from {when} (missed billing #{opp.pk})"
 
 
-def _raise_quantity(opp, effective_on, actor) -> str:
-    line = _locked_line(opp, effective_on)
-    if opp.plan_to_quantity is None or opp.plan_to_quantity <= line.quantity:
-        raise ActionRefused("The plan does not raise the quantity.")
-    before = line.quantity
-    new = change_contract_line(
+def _change_line(opp, line, effective_on, actor, **changes) -> ContractLine:
+    """The plan's change to the line from ``effective_on``, recorded as this item's."""
+    return change_contract_line(
         line,
-        quantity=opp.plan_to_quantity,
+        **changes,
         effective_on=effective_on,
         actor=actor,
         source=ContractChange.Source.MISSED_BILLING,
         note=f"missed billing #{opp.pk}",
         locked=True,  # _locked_line holds the line and its contract
     )
+
+
+def _raise_quantity(opp, effective_on, actor) -> str:
+    line = _locked_line(opp, effective_on)
+    if opp.plan_to_quantity is None or opp.plan_to_quantity <= line.quantity:
+        raise ActionRefused("The plan does not raise the quantity.")
+    before = line.quantity
+    new = _change_line(opp, line, effective_on, actor, quantity=opp.plan_to_quantity)
     when = display_date(effective_on)
     return f"{line.product.sku}: quantity {before} → {new.quantity} from {when} (missed billing #{opp.pk})"
 
@@ -309,16 +314,7 @@ def _migrate_product(opp, effective_on, actor) -> str:
         )
     old_sku, new_product = line.product.sku, opp.plan_product
     price = quantize(opp.plan_unit_price) if opp.plan_unit_price is not None else None
-    new = change_contract_line(
-        line,
-        product=new_product,
-        unit_price=price,
-        effective_on=effective_on,
-        actor=actor,
-        source=ContractChange.Source.MISSED_BILLING,
-        note=f"missed billing #{opp.pk}",
-        locked=True,  # _locked_line holds the line and its contract
-    )
+    new = _change_line(opp, line, effective_on, actor, product=new_product, unit_price=price)
     when = display_date(effective_on)
     return f"{old_sku} → {new_product.sku} at {new.unit_price} × {new.quantity} from {when} (missed billing #{opp.pk})"
 

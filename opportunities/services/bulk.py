@@ -201,15 +201,16 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     actor = bulk.created_by
     pending = list(
         BulkApplyItem.objects.filter(bulk_id=bulk_id, state=BulkApplyItem.State.PENDING)
+        .select_related("opportunity")
+        .only("pk", "opportunity__client_id", "opportunity__plan_line_id", "opportunity__plan_contract_id")
         .order_by("id")
-        .values_list("id", "opportunity__plan_contract_id")
     )
     # On PostgreSQL a few connections side by side, each with the items of its own contracts.
     threads = threads_for(getattr(settings, "BULK_APPLY_THREADS", 4), jobs=len(pending)) if pending else 1
     lanes = [[] for _ in range(threads)]
-    for item_id, contract_id in pending:
-        lanes[(contract_id or item_id) % threads].append(item_id)
-    dates = _dates([item_id for item_id, _contract in pending], bulk.effective_on)
+    for item in pending:
+        lanes[(item.opportunity.plan_contract_id or item.pk) % threads].append(item.pk)
+    dates = _dates(pending, bulk.effective_on)
     jobs = [(_apply_items, (lane, actor, dates)) for lane in lanes if lane]
     with Heartbeat(BulkApply, bulk_id):
         run_side_by_side(jobs, threads=threads)
@@ -222,14 +223,10 @@ def run_bulk(*, bulk_id: int) -> BulkApply:
     return bulk
 
 
-def _dates(item_ids, effective_on) -> dict[int, dt.date]:
+def _dates(items, effective_on) -> dict[int, dt.date]:
     """Each item's date: the bulk apply's one date, or the item's own default (read for all at once)."""
-    items = BulkApplyItem.objects.filter(pk__in=item_ids).select_related("opportunity")
     if effective_on is not None:
-        return dict.fromkeys(item_ids, effective_on)
-    items = list(
-        items.only("pk", "opportunity__client_id", "opportunity__plan_line_id", "opportunity__plan_contract_id")
-    )
+        return {item.pk: effective_on for item in items}
     defaults = default_effective_dates([item.opportunity for item in items])
     return {item.pk: defaults[item.opportunity_id] for item in items}
 

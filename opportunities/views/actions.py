@@ -132,7 +132,7 @@ def _confirm_context(opp, form) -> dict:
     return {
         "opp": opp,
         "form": form,
-        "default_effective": actions.default_effective_date(opp),
+        "default_effective": form.initial["effective_on"],
         "first_found": org_date(opp.first_detected_at),
     }
 

@@ -24,9 +24,6 @@ Step = BillingRunChunk.Step
 STALE_CHANGED = "The contracts changed since this draft was built: rebuild the run."
 STALE_BILLED = "Another run has billed this client for these months since: rebuild the run."
 
-# What makes two lines the same: a draft is issued only when its lines are exactly the fresh ones.
-LINE_KEY = ("description", "quantity", "unit_price", "amount", "contract_line_id", "period", "days", "adjustment")
-
 
 def issue_billing_run(
     run: BillingRun, *, issued_on: dt.date | None = None, actor=None, queue: bool = False
@@ -57,7 +54,7 @@ def issue_billing_run(
 
 
 def _fresh_key(lines) -> list[tuple]:
-    return [tuple(draft_line_fields(line)[name] for name in LINE_KEY) for line in ordered(lines)]
+    return [tuple(draft_line_fields(line)[name] for name in plain.LINE_KEY) for line in ordered(lines)]
 
 
 def issue_chunk(chunk: BillingRunChunk) -> list[int]:
@@ -124,7 +121,7 @@ def _checked_by_rule(run, drafts, calendar) -> list[DraftInvoice]:
     fresh = compute_bills([draft.client_id for draft in drafts], calendar)
     held: dict[int, list] = {}
     for line in DraftLine.objects.filter(draft__in=[draft.pk for draft in drafts]).order_by("draft_id", "id"):
-        held.setdefault(line.draft_id, []).append(tuple(getattr(line, name) for name in LINE_KEY))
+        held.setdefault(line.draft_id, []).append(tuple(getattr(line, name) for name in plain.LINE_KEY))
     issuable = []
     for draft in drafts:
         bill = fresh.get(draft.client_id)

@@ -26,19 +26,10 @@ from ...models import BillingProfile, DraftInvoice, DraftLine, Invoice, InvoiceL
 from .compute import Calendar
 from .periods import add_months, month_end
 
-LINE_COLUMNS = (
-    "description",
-    "quantity",
-    "unit_price",
-    "amount",
-    "contract_line_id",
-    "period",
-    "service_start",
-    "service_end",
-    "days",
-    "days_in_month",
-    "adjustment",
-)
+# The columns a billed line stores (``BilledLine``'s, shared by draft and invoice lines).
+LINE_COLUMNS = tuple(f.attname for f in DraftLine._meta.concrete_fields if f.attname not in ("id", "draft_id"))
+# What makes two lines the same: a draft is issued only when its lines are exactly the fresh ones.
+LINE_KEY = ("description", "quantity", "unit_price", "amount", "contract_line_id", "period", "days", "adjustment")
 TEMP = "billing_plain_lines"
 
 
@@ -184,15 +175,12 @@ def write_plain_drafts(run, client_ids, calendar: Calendar) -> None:
         cursor.execute(f"DROP TABLE {TEMP}")
 
 
-KEY = ("description", "quantity", "unit_price", "amount", "contract_line_id", "period", "days", "adjustment")
-
-
 def differing_drafts(run, client_ids, calendar: Calendar) -> set[int]:
     """Among settled clients, those whose draft in the run no longer holds exactly their plain lines."""
     if not client_ids:
         return set()
-    held = ", ".join("l." + name for name in KEY)
-    fresh = ", ".join("t." + name for name in KEY)
+    held = ", ".join("l." + name for name in LINE_KEY)
+    fresh = ", ".join("t." + name for name in LINE_KEY)
     drafts = f"""
         SELECT d.client_id, {held} FROM unnest(%(ids)s::bigint[]) AS chosen (client_id)
           JOIN {DraftInvoice._meta.db_table} d ON d.run_id = %(run)s AND d.client_id = chosen.client_id
